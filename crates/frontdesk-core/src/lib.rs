@@ -1,0 +1,22 @@
+//! Frontdesk's domain. Nothing in this crate performs I/O: time and randomness come in
+//! through the [`ports::Clock`] and [`ports::Entropy`] ports, persistence through [`store::Store`].
+
+pub mod audit;
+pub mod chat;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod keys;
+pub mod markdown;
+pub mod model;
+pub mod origin;
+pub mod ports;
+pub mod roles;
+pub mod status;
+pub mod store;
+pub mod time;
+pub mod validate;
+
+pub use error::CoreError;
+pub use ids::*;
+pub use time::Timestamp;

@@ -1,0 +1,292 @@
+//! Entities. Serializable shapes are the API's shapes too (one definition, one OpenAPI schema).
+
+use crate::ids::*;
+use crate::roles::Role;
+use crate::status::ConversationStatus;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    /// An argon2id PHC string. Never serialized to clients.
+    #[serde(skip_serializing, default)]
+    #[schema(ignore)]
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Membership {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// A logged-in agent's session. Only the SHA-256 of the cookie's token is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetPosition {
+    #[default]
+    BottomRight,
+    BottomLeft,
+}
+
+/// When to show a proactive suggestion bubble: every trigger that is set must hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(default)]
+pub struct SuggestionTriggers {
+    pub seconds_on_page: Option<u32>,
+    pub scroll_percent: Option<u8>,
+    pub selector_visible: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestionRule {
+    pub id: String,
+    /// A URL pattern: `*` matches any run of characters.
+    pub url_pattern: String,
+    pub message: String,
+    #[serde(default)]
+    pub triggers: SuggestionTriggers,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Channel {
+    /// `whatsapp`, `telegram`, `messenger`, `email`, `phone` or `link`.
+    pub kind: String,
+    pub label: String,
+    pub url: String,
+}
+
+/// What the widget shows: the published configuration, served by `GET /api/chat/config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct WidgetConfig {
+    pub title: String,
+    pub primary_color: String,
+    pub position: WidgetPosition,
+    pub welcome_heading: String,
+    pub welcome_subheading: String,
+    pub greeting: String,
+    pub language: String,
+    pub quick_replies: Vec<String>,
+    pub suggestions: Vec<SuggestionRule>,
+    pub channels: Vec<Channel>,
+    /// Shows "Powered by Frontdesk" (the free plan cannot turn it off).
+    pub show_branding: bool,
+}
+
+impl Default for WidgetConfig {
+    fn default() -> Self {
+        WidgetConfig {
+            title: "Support".to_owned(),
+            primary_color: "#2563eb".to_owned(),
+            position: WidgetPosition::BottomRight,
+            welcome_heading: "Hi there 👋".to_owned(),
+            welcome_subheading: "Ask us anything — we usually answer right away.".to_owned(),
+            greeting: "How can we help?".to_owned(),
+            language: "en".to_owned(),
+            quick_replies: Vec::new(),
+            suggestions: Vec::new(),
+            channels: Vec::new(),
+            show_branding: true,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Site {
+    pub id: SiteId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// `pk_…`: identifies the site from a web page.
+    pub public_key: String,
+    /// `sk_…`: signs identity verification; never sent to a browser.
+    #[serde(skip_serializing, default)]
+    #[schema(ignore)]
+    pub secret: String,
+    pub allowed_origins: Vec<String>,
+    pub widget: WidgetConfig,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("public_key", &self.public_key)
+            .field("secret", &"<redacted>")
+            .field("allowed_origins", &self.allowed_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Visitor {
+    pub id: VisitorId,
+    pub site_id: SiteId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub locale: Option<String>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub org_id: OrgId,
+    pub site_id: SiteId,
+    pub visitor_id: VisitorId,
+    pub status: ConversationStatus,
+    pub assignee_id: Option<UserId>,
+    pub page_url: Option<String>,
+    pub locale: Option<String>,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// The sequence number of the last message (0 when there is none).
+    pub last_seq: i64,
+    /// Bumped to revoke every session token issued for this conversation.
+    #[serde(skip)]
+    pub token_generation: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The visitor's last request: session tokens expire after a period without one.
+    pub last_activity_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Visitor,
+    Assistant,
+    Bot,
+    Agent,
+    System,
+}
+
+impl AuthorKind {
+    pub const ALL: [AuthorKind; 5] = [Self::Visitor, Self::Assistant, Self::Bot, Self::Agent, Self::System];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Visitor => "visitor",
+            Self::Assistant => "assistant",
+            Self::Bot => "bot",
+            Self::Agent => "agent",
+            Self::System => "system",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    Up,
+    Down,
+}
+
+impl Reaction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reaction::Up => "up",
+            Reaction::Down => "down",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "up" => Some(Reaction::Up),
+            "down" => Some(Reaction::Down),
+            _ => None,
+        }
+    }
+}
+
+/// A knowledge-base passage an answer relies on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    pub article_id: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    /// 1, 2, 3, … per conversation, with no gaps.
+    pub seq: i64,
+    pub author_kind: AuthorKind,
+    /// The agent who wrote it, for agent messages.
+    pub author_id: Option<UserId>,
+    /// The Markdown source.
+    pub body: String,
+    /// The sanitized HTML rendering of `body`.
+    pub html: String,
+    pub citations: Vec<Citation>,
+    pub quick_replies: Vec<String>,
+    pub reaction: Option<Reaction>,
+    pub created_at: Timestamp,
+}
+
+/// A message before the store gives it its sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub author_kind: AuthorKind,
+    pub author_id: Option<UserId>,
+    pub body: String,
+    pub html: String,
+    pub citations: Vec<Citation>,
+    pub quick_replies: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Rating {
+    pub conversation_id: ConversationId,
+    pub stars: u8,
+    pub tags: Vec<String>,
+    pub feedback: Option<String>,
+    pub created_at: Timestamp,
+}

@@ -1,0 +1,141 @@
+//! The storage port. Every backend implements it and passes the conformance story
+//! (`frontdesk-store-conformance`).
+//!
+//! Scoping rule: every read of tenant data names the organization (or the site) it must belong
+//! to; a row of another tenant is [`StoreError::NotFound`], exactly like a missing one.
+
+use crate::audit::AuditEvent;
+use crate::events::OutboxEvent;
+use crate::ids::*;
+use crate::model::*;
+use crate::status::ConversationStatus;
+use crate::time::Timestamp;
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or compare-and-set conflict; the text says which.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached right now (the server answers 503 and retries later).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or corrupt data.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// A status change guarded by compare-and-set: applied only if the conversation is still `from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: ConversationStatus,
+    pub to: ConversationStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub site_id: Option<SiteId>,
+    pub visitor_id: Option<VisitorId>,
+    /// Newest first; at most this many (capped by the store at 200).
+    pub limit: u32,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The backend's name (`sqlite`, `postgres`) for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Checks the database answers (used by health checks).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Server-wide settings, such as the key that signs session tokens.
+
+    /// Stores `value` under `key` unless a value is there already; returns the stored value.
+    /// Several nodes starting at once agree on one value.
+    async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String>;
+
+    // Organizations, users, memberships.
+
+    async fn create_org(&self, org: &Organization) -> StoreResult<()>;
+    async fn get_org(&self, id: OrgId) -> StoreResult<Organization>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
+    /// Fails with `Conflict` when the (lower-cased) email is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: UserId) -> StoreResult<User>;
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<User>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+    /// Adds or changes a membership.
+    async fn put_membership(&self, membership: &Membership) -> StoreResult<()>;
+    async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership>;
+    async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
+
+    // Agents' login sessions.
+
+    async fn create_login_session(&self, session: &LoginSession) -> StoreResult<()>;
+    async fn get_login_session(&self, token_hash: &str) -> StoreResult<LoginSession>;
+    async fn touch_login_session(&self, token_hash: &str, seen_at: Timestamp, expires_at: Timestamp) -> StoreResult<()>;
+    async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    // Sites.
+
+    async fn create_site(&self, site: &Site) -> StoreResult<()>;
+    async fn get_site(&self, org_id: OrgId, id: SiteId) -> StoreResult<Site>;
+    async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site>;
+    async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>>;
+    /// Every site of every organization: for answering CORS preflights, which carry no key.
+    async fn list_all_sites(&self) -> StoreResult<Vec<Site>>;
+    /// Replaces name, allowed origins, widget configuration and keys.
+    async fn update_site(&self, site: &Site) -> StoreResult<()>;
+
+    // Visitors.
+
+    async fn create_visitor(&self, visitor: &Visitor) -> StoreResult<()>;
+    async fn get_visitor(&self, site_id: SiteId, id: VisitorId) -> StoreResult<Visitor>;
+    async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()>;
+
+    // Conversations and messages.
+
+    /// Creates the conversation and writes `conversation.created` to the outbox.
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<()>;
+    /// A conversation of this site (the public API's view).
+    async fn get_conversation_for_site(&self, site_id: SiteId, id: ConversationId) -> StoreResult<Conversation>;
+    /// A conversation of this organization (the private API's view).
+    async fn get_conversation(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Conversation>;
+    async fn list_conversations(&self, org_id: OrgId, filter: &ConversationFilter) -> StoreResult<Vec<Conversation>>;
+    /// In one transaction: gives the message the next sequence number, stores it, applies the
+    /// optional status change (compare-and-set: `Conflict` if the status moved meanwhile, and a
+    /// closed conversation is never written to), updates the conversation's times, and writes the
+    /// outbox events. Returns the stored message and the updated conversation.
+    async fn append_message(
+        &self,
+        org_id: OrgId,
+        message: &NewMessage,
+        status: Option<StatusChange>,
+        visitor_activity: bool,
+    ) -> StoreResult<(Message, Conversation)>;
+    /// Compare-and-set of the status, with its outbox event.
+    async fn change_status(&self, org_id: OrgId, id: ConversationId, change: StatusChange, at: Timestamp) -> StoreResult<Conversation>;
+    /// Records a visitor's request, which keeps the session token alive.
+    async fn touch_conversation(&self, id: ConversationId, at: Timestamp) -> StoreResult<()>;
+    /// Messages with `seq > after_seq`, in order, at most `limit`.
+    async fn list_messages(&self, id: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>>;
+    async fn get_message(&self, conversation_id: ConversationId, id: MessageId) -> StoreResult<Message>;
+    /// Sets or clears the reaction, with its outbox event.
+    async fn set_reaction(&self, org_id: OrgId, conversation_id: ConversationId, id: MessageId, reaction: Option<Reaction>) -> StoreResult<Message>;
+    /// `Conflict` when the conversation was rated already. Writes `rating.created`.
+    async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()>;
+    async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating>;
+
+    // Audit log and outbox.
+
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// Outbox events with `id > after`, oldest first, at most `limit`.
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+}

@@ -1,0 +1,3 @@
+//! Helpers for the workspace's integration tests. Never a dependency of production code.
+
+pub mod pg;
