@@ -1,0 +1,1021 @@
+//! The PostgreSQL implementation of Frontdesk's [`Store`] port, for running several nodes
+//! against one database.
+//!
+//! Appends and status changes lock the conversation's row (`SELECT … FOR UPDATE`), which makes
+//! sequence numbers gapless and compare-and-set exact under any number of nodes. Outbox rows are
+//! written under a transaction-scoped advisory lock, so their ids are handed out in commit order:
+//! a reader that has seen id `n` never later finds a smaller id committing (plain identity values
+//! are assigned at insert time, and concurrent transactions can commit out of that order).
+//!
+//! Times are Unix milliseconds (BIGINT), JSON is JSONB, ids are `uuid`.
+
+use async_trait::async_trait;
+use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::events::{DomainEvent, OutboxEvent};
+use frontdesk_core::ids::*;
+use frontdesk_core::model::*;
+use frontdesk_core::roles::Role;
+use frontdesk_core::status::ConversationStatus;
+use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreError, StoreResult};
+use frontdesk_core::time::Timestamp;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{Decode, Postgres, QueryBuilder, Row, Type};
+use std::time::Duration;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const MAX_CONNECTIONS: u32 = 10;
+/// Past this without a free connection the store answers `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The advisory lock that orders outbox inserts ("frontdsk" in ASCII).
+const OUTBOX_LOCK: i64 = 0x6672_6f6e_7464_736b;
+
+/// A [`Store`] on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects (a pool of up to 10 connections) and brings the schema up to date. Nodes starting
+    /// at once are fine: sqlx serializes migrations with an advisory lock.
+    ///
+    /// The schema lands in the first schema of the connection's `search_path`.
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(map_err)?;
+        if let Err(e) = MIGRATOR.run(&pool).await {
+            pool.close().await;
+            return Err(map_migrate_err(e));
+        }
+        Ok(PgStore { pool })
+    }
+
+    /// Waits for the connections in use to be returned, then closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(map_err)
+    }
+}
+
+/// The one mapping from sqlx's errors to the port's.
+fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if code == "23505" {
+                // unique_violation
+                return StoreError::Conflict(db.message().to_owned());
+            }
+            // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or
+            // starting; 53300: too many connections. All pass; the caller may retry later.
+            if code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03" | "53300") {
+                return StoreError::Unavailable(db.to_string());
+            }
+            StoreError::Backend(db.to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn map_migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::Execute(inner) => map_err(inner),
+        other => StoreError::Backend(format!("migrating the postgres schema: {other}")),
+    }
+}
+
+fn corrupt(column: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("unreadable value in column {column}: {detail}"))
+}
+
+// Reading helpers. Rows are read by column name.
+
+fn get<'r, T>(row: &'r PgRow, column: &str) -> StoreResult<T>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(column).map_err(map_err)
+}
+
+fn ts_at(row: &PgRow, column: &str) -> StoreResult<Timestamp> {
+    get::<i64>(row, column).map(Timestamp)
+}
+
+fn json_at<T: DeserializeOwned>(row: &PgRow, column: &str) -> StoreResult<T> {
+    let value: serde_json::Value = get(row, column)?;
+    serde_json::from_value(value).map_err(|e| corrupt(column, e))
+}
+
+fn status_at(row: &PgRow, column: &str) -> StoreResult<ConversationStatus> {
+    let text: String = get(row, column)?;
+    ConversationStatus::parse(&text).ok_or_else(|| corrupt(column, text))
+}
+
+/// `0` means `default`; anything above `max` is `max`.
+fn effective_limit(limit: u32, default: u32, max: u32) -> i64 {
+    i64::from(if limit == 0 { default } else { limit.min(max) })
+}
+
+// Column lists, as macros so that `concat!` builds each statement at compile time.
+
+macro_rules! org_cols {
+    () => {
+        "id, name, created_at"
+    };
+}
+macro_rules! user_cols {
+    () => {
+        "id, email, name, password_hash, created_at"
+    };
+}
+macro_rules! membership_cols {
+    () => {
+        "org_id, user_id, role, created_at"
+    };
+}
+macro_rules! session_cols {
+    () => {
+        "token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent"
+    };
+}
+macro_rules! site_cols {
+    () => {
+        "id, org_id, name, public_key, secret, allowed_origins, widget, created_at, updated_at"
+    };
+}
+macro_rules! visitor_cols {
+    () => {
+        "id, site_id, name, email, locale, created_at, last_seen_at"
+    };
+}
+macro_rules! conversation_cols {
+    () => {
+        "id, org_id, site_id, visitor_id, status, assignee_id, page_url, locale, params, last_seq, \
+         token_generation, created_at, updated_at, last_activity_at"
+    };
+}
+macro_rules! message_cols {
+    () => {
+        "id, conversation_id, seq, author_kind, author_id, body, html, citations, quick_replies, reaction, created_at"
+    };
+}
+macro_rules! rating_cols {
+    () => {
+        "conversation_id, stars, tags, feedback, created_at"
+    };
+}
+macro_rules! audit_cols {
+    () => {
+        "id, org_id, actor_id, action, target_kind, target_id, ip, user_agent, details, created_at"
+    };
+}
+
+fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
+    Ok(Organization { id: OrgId(get(row, "id")?), name: get(row, "name")?, created_at: ts_at(row, "created_at")? })
+}
+
+fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: UserId(get(row, "id")?),
+        email: get(row, "email")?,
+        name: get(row, "name")?,
+        password_hash: get(row, "password_hash")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn membership_from_row(row: &PgRow) -> StoreResult<Membership> {
+    let role: String = get(row, "role")?;
+    Ok(Membership {
+        org_id: OrgId(get(row, "org_id")?),
+        user_id: UserId(get(row, "user_id")?),
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", role))?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn session_from_row(row: &PgRow) -> StoreResult<LoginSession> {
+    Ok(LoginSession {
+        token_hash: get(row, "token_hash")?,
+        user_id: UserId(get(row, "user_id")?),
+        created_at: ts_at(row, "created_at")?,
+        last_seen_at: ts_at(row, "last_seen_at")?,
+        expires_at: ts_at(row, "expires_at")?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+    })
+}
+
+fn site_from_row(row: &PgRow) -> StoreResult<Site> {
+    Ok(Site {
+        id: SiteId(get(row, "id")?),
+        org_id: OrgId(get(row, "org_id")?),
+        name: get(row, "name")?,
+        public_key: get(row, "public_key")?,
+        secret: get(row, "secret")?,
+        allowed_origins: json_at(row, "allowed_origins")?,
+        widget: json_at(row, "widget")?,
+        created_at: ts_at(row, "created_at")?,
+        updated_at: ts_at(row, "updated_at")?,
+    })
+}
+
+fn visitor_from_row(row: &PgRow) -> StoreResult<Visitor> {
+    Ok(Visitor {
+        id: VisitorId(get(row, "id")?),
+        site_id: SiteId(get(row, "site_id")?),
+        name: get(row, "name")?,
+        email: get(row, "email")?,
+        locale: get(row, "locale")?,
+        created_at: ts_at(row, "created_at")?,
+        last_seen_at: ts_at(row, "last_seen_at")?,
+    })
+}
+
+fn conversation_from_row(row: &PgRow) -> StoreResult<Conversation> {
+    Ok(Conversation {
+        id: ConversationId(get(row, "id")?),
+        org_id: OrgId(get(row, "org_id")?),
+        site_id: SiteId(get(row, "site_id")?),
+        visitor_id: VisitorId(get(row, "visitor_id")?),
+        status: status_at(row, "status")?,
+        assignee_id: get::<Option<Uuid>>(row, "assignee_id")?.map(UserId),
+        page_url: get(row, "page_url")?,
+        locale: get(row, "locale")?,
+        params: get(row, "params")?,
+        last_seq: get(row, "last_seq")?,
+        token_generation: get(row, "token_generation")?,
+        created_at: ts_at(row, "created_at")?,
+        updated_at: ts_at(row, "updated_at")?,
+        last_activity_at: ts_at(row, "last_activity_at")?,
+    })
+}
+
+fn message_from_row(row: &PgRow) -> StoreResult<Message> {
+    let author_kind: String = get(row, "author_kind")?;
+    let reaction: Option<String> = get(row, "reaction")?;
+    let reaction = match reaction {
+        Some(r) => Some(Reaction::parse(&r).ok_or_else(|| corrupt("reaction", r))?),
+        None => None,
+    };
+    Ok(Message {
+        id: MessageId(get(row, "id")?),
+        conversation_id: ConversationId(get(row, "conversation_id")?),
+        seq: get(row, "seq")?,
+        author_kind: AuthorKind::parse(&author_kind).ok_or_else(|| corrupt("author_kind", author_kind))?,
+        author_id: get::<Option<Uuid>>(row, "author_id")?.map(UserId),
+        body: get(row, "body")?,
+        html: get(row, "html")?,
+        citations: json_at(row, "citations")?,
+        quick_replies: json_at(row, "quick_replies")?,
+        reaction,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn rating_from_row(row: &PgRow) -> StoreResult<Rating> {
+    let stars: i16 = get(row, "stars")?;
+    Ok(Rating {
+        conversation_id: ConversationId(get(row, "conversation_id")?),
+        stars: u8::try_from(stars).map_err(|e| corrupt("stars", e))?,
+        tags: json_at(row, "tags")?,
+        feedback: get(row, "feedback")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn audit_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: AuditEventId(get(row, "id")?),
+        org_id: OrgId(get(row, "org_id")?),
+        actor_id: get::<Option<Uuid>>(row, "actor_id")?.map(UserId),
+        action: get(row, "action")?,
+        target_kind: get(row, "target_kind")?,
+        target_id: get(row, "target_id")?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+        details: get(row, "details")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn outbox_from_row(row: &PgRow) -> StoreResult<OutboxEvent> {
+    Ok(OutboxEvent {
+        id: get(row, "id")?,
+        org_id: OrgId(get(row, "org_id")?),
+        event: json_at(row, "payload")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+/// Writes events to the outbox inside the caller's transaction, stamped `at` (the database's
+/// clock when `None`). Call it last in the transaction: the lock it takes is held until commit,
+/// and serializes outbox writers.
+async fn insert_events(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    events: &[DomainEvent],
+    at: Option<Timestamp>,
+) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *conn).await.map_err(map_err)?;
+    for event in events {
+        sqlx::query(
+            "INSERT INTO outbox (org_id, conversation_id, kind, payload, created_at) \
+             VALUES ($1, $2, $3, $4, COALESCE($5, (extract(epoch FROM clock_timestamp()) * 1000)::bigint))",
+        )
+        .bind(org_id.0)
+        .bind(event.conversation_id().0)
+        .bind(event.kind())
+        .bind(Json(event))
+        .bind(at.map(|t| t.0))
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// The conversation, if it belongs to `org_id`, locked until the caller's transaction ends.
+async fn lock_conversation(conn: &mut PgConnection, org_id: OrgId, id: ConversationId) -> StoreResult<Conversation> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        conversation_cols!(),
+        " FROM conversations WHERE id = $1 AND org_id = $2 FOR UPDATE"
+    ))
+    .bind(id.0)
+    .bind(org_id.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)?;
+    conversation_from_row(&row)
+}
+
+fn closed_conflict() -> StoreError {
+    StoreError::Conflict("conversation closed".to_owned())
+}
+
+fn status_conflict(current: ConversationStatus, expected: ConversationStatus) -> StoreError {
+    StoreError::Conflict(format!("conversation is {} (expected {})", current.as_str(), expected.as_str()))
+}
+
+fn expect_one_row(result: sqlx::postgres::PgQueryResult) -> StoreResult<()> {
+    if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
+        // A concurrent insert of the same key waits for the first to commit, then does nothing;
+        // the SELECT (a new snapshot under READ COMMITTED) then sees the winner's value.
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn create_org(&self, org: &Organization) -> StoreResult<()> {
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(org.id.0)
+            .bind(&org.name)
+            .bind(org.created_at.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_org(&self, id: OrgId) -> StoreResult<Organization> {
+        let row = sqlx::query(concat!("SELECT ", org_cols!(), " FROM organizations WHERE id = $1"))
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        org_from_row(&row)
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        let rows = sqlx::query(concat!("SELECT ", org_cols!(), " FROM organizations ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(user.id.0)
+            .bind(user.email.to_lowercase())
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(user.created_at.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<User> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        user_from_row(&row)
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<User> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1"))
+            .bind(email.to_lowercase())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        user_from_row(&row)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn put_membership(&self, m: &Membership) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+        )
+        .bind(m.org_id.0)
+        .bind(m.user_id.0)
+        .bind(m.role.as_str())
+        .bind(m.created_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership> {
+        let row =
+            sqlx::query(concat!("SELECT ", membership_cols!(), " FROM memberships WHERE org_id = $1 AND user_id = $2"))
+                .bind(org_id.0)
+                .bind(user_id.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        membership_from_row(&row)
+    }
+
+    async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            membership_cols!(),
+            " FROM memberships WHERE user_id = $1 ORDER BY created_at, org_id"
+        ))
+        .bind(user_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(membership_from_row).collect()
+    }
+
+    async fn create_login_session(&self, s: &LoginSession) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO login_sessions (", session_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+            .bind(&s.token_hash)
+            .bind(s.user_id.0)
+            .bind(s.created_at.0)
+            .bind(s.last_seen_at.0)
+            .bind(s.expires_at.0)
+            .bind(&s.ip)
+            .bind(&s.user_agent)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_login_session(&self, token_hash: &str) -> StoreResult<LoginSession> {
+        let row = sqlx::query(concat!("SELECT ", session_cols!(), " FROM login_sessions WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        session_from_row(&row)
+    }
+
+    async fn touch_login_session(
+        &self,
+        token_hash: &str,
+        seen_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE login_sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3")
+            .bind(seen_at.0)
+            .bind(expires_at.0)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()> {
+        // Deleting a session that is gone already is not an error: logging out twice is fine.
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn create_site(&self, site: &Site) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+            .bind(site.id.0)
+            .bind(site.org_id.0)
+            .bind(&site.name)
+            .bind(&site.public_key)
+            .bind(&site.secret)
+            .bind(Json(&site.allowed_origins))
+            .bind(Json(&site.widget))
+            .bind(site.created_at.0)
+            .bind(site.updated_at.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_site(&self, org_id: OrgId, id: SiteId) -> StoreResult<Site> {
+        let row = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE id = $1 AND org_id = $2"))
+            .bind(id.0)
+            .bind(org_id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        site_from_row(&row)
+    }
+
+    async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
+        let row = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE public_key = $1"))
+            .bind(public_key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        site_from_row(&row)
+    }
+
+    async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>> {
+        let rows =
+            sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE org_id = $1 ORDER BY created_at, id"))
+                .bind(org_id.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    async fn list_all_sites(&self) -> StoreResult<Vec<Site>> {
+        let rows = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    async fn update_site(&self, site: &Site) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE sites SET name = $1, public_key = $2, secret = $3, allowed_origins = $4, widget = $5, \
+             updated_at = $6 WHERE id = $7 AND org_id = $8",
+        )
+        .bind(&site.name)
+        .bind(&site.public_key)
+        .bind(&site.secret)
+        .bind(Json(&site.allowed_origins))
+        .bind(Json(&site.widget))
+        .bind(site.updated_at.0)
+        .bind(site.id.0)
+        .bind(site.org_id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+            .bind(v.id.0)
+            .bind(v.site_id.0)
+            .bind(&v.name)
+            .bind(&v.email)
+            .bind(&v.locale)
+            .bind(v.created_at.0)
+            .bind(v.last_seen_at.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_visitor(&self, site_id: SiteId, id: VisitorId) -> StoreResult<Visitor> {
+        let row = sqlx::query(concat!("SELECT ", visitor_cols!(), " FROM visitors WHERE id = $1 AND site_id = $2"))
+            .bind(id.0)
+            .bind(site_id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        visitor_from_row(&row)
+    }
+
+    async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE visitors SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id = $2 AND site_id = $3")
+                .bind(seen_at.0)
+                .bind(id.0)
+                .bind(site_id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO conversations (",
+            conversation_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(c.id.0)
+        .bind(c.org_id.0)
+        .bind(c.site_id.0)
+        .bind(c.visitor_id.0)
+        .bind(c.status.as_str())
+        .bind(c.assignee_id.map(|u| u.0))
+        .bind(&c.page_url)
+        .bind(&c.locale)
+        .bind(&c.params)
+        .bind(c.last_seq)
+        .bind(c.token_generation)
+        .bind(c.created_at.0)
+        .bind(c.updated_at.0)
+        .bind(c.last_activity_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_events(&mut tx, c.org_id, &[DomainEvent::for_new_conversation(c)], Some(c.created_at)).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_conversation_for_site(&self, site_id: SiteId, id: ConversationId) -> StoreResult<Conversation> {
+        let row =
+            sqlx::query(concat!("SELECT ", conversation_cols!(), " FROM conversations WHERE id = $1 AND site_id = $2"))
+                .bind(id.0)
+                .bind(site_id.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        conversation_from_row(&row)
+    }
+
+    async fn get_conversation(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Conversation> {
+        let row =
+            sqlx::query(concat!("SELECT ", conversation_cols!(), " FROM conversations WHERE id = $1 AND org_id = $2"))
+                .bind(id.0)
+                .bind(org_id.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        conversation_from_row(&row)
+    }
+
+    async fn list_conversations(&self, org_id: OrgId, filter: &ConversationFilter) -> StoreResult<Vec<Conversation>> {
+        let mut q = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            conversation_cols!(),
+            " FROM conversations WHERE org_id = "
+        ));
+        q.push_bind(org_id.0);
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(site_id) = filter.site_id {
+            q.push(" AND site_id = ").push_bind(site_id.0);
+        }
+        if let Some(visitor_id) = filter.visitor_id {
+            q.push(" AND visitor_id = ").push_bind(visitor_id.0);
+        }
+        q.push(" ORDER BY updated_at DESC, id DESC LIMIT ").push_bind(effective_limit(filter.limit, 50, 200));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn append_message(
+        &self,
+        org_id: OrgId,
+        message: &NewMessage,
+        status: Option<StatusChange>,
+        visitor_activity: bool,
+    ) -> StoreResult<(Message, Conversation)> {
+        let mut tx = self.begin().await?;
+        // The row lock serializes appends to one conversation: each sees the previous one's last_seq.
+        let current = lock_conversation(&mut tx, org_id, message.conversation_id).await?;
+        if current.status == ConversationStatus::Closed {
+            return Err(closed_conflict());
+        }
+        if let Some(change) = status
+            && current.status != change.from
+        {
+            return Err(status_conflict(current.status, change.from));
+        }
+        let seq = current.last_seq + 1;
+        let stored = Message {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            seq,
+            author_kind: message.author_kind,
+            author_id: message.author_id,
+            body: message.body.clone(),
+            html: message.html.clone(),
+            citations: message.citations.clone(),
+            quick_replies: message.quick_replies.clone(),
+            reaction: None,
+            created_at: message.created_at,
+        };
+        sqlx::query(concat!(
+            "INSERT INTO messages (",
+            message_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)"
+        ))
+        .bind(stored.id.0)
+        .bind(stored.conversation_id.0)
+        .bind(seq)
+        .bind(stored.author_kind.as_str())
+        .bind(stored.author_id.map(|u| u.0))
+        .bind(&stored.body)
+        .bind(&stored.html)
+        .bind(Json(&stored.citations))
+        .bind(Json(&stored.quick_replies))
+        .bind(stored.created_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let new_status = status.map_or(current.status, |c| c.to);
+        // Times never move backwards, even if another node's clock is behind.
+        let updated_at = current.updated_at.max(message.created_at);
+        let last_activity_at =
+            if visitor_activity { current.last_activity_at.max(message.created_at) } else { current.last_activity_at };
+        let row = sqlx::query(concat!(
+            "UPDATE conversations SET last_seq = $1, status = $2, updated_at = $3, last_activity_at = $4 \
+             WHERE id = $5 RETURNING ",
+            conversation_cols!()
+        ))
+        .bind(seq)
+        .bind(new_status.as_str())
+        .bind(updated_at.0)
+        .bind(last_activity_at.0)
+        .bind(current.id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let conversation = conversation_from_row(&row)?;
+        let events = DomainEvent::for_message(&stored, status.map(|c| (c.from, c.to)));
+        insert_events(&mut tx, org_id, &events, Some(message.created_at)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok((stored, conversation))
+    }
+
+    async fn change_status(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        change: StatusChange,
+        at: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin().await?;
+        let current = lock_conversation(&mut tx, org_id, id).await?;
+        if current.status != change.from {
+            return Err(status_conflict(current.status, change.from));
+        }
+        if change.from == change.to {
+            // Nothing changes: no write and no event.
+            return Ok(current);
+        }
+        if current.status == ConversationStatus::Closed {
+            return Err(closed_conflict());
+        }
+        let row = sqlx::query(concat!(
+            "UPDATE conversations SET status = $1, updated_at = $2 WHERE id = $3 RETURNING ",
+            conversation_cols!()
+        ))
+        .bind(change.to.as_str())
+        .bind(current.updated_at.max(at).0)
+        .bind(id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let conversation = conversation_from_row(&row)?;
+        let event = DomainEvent::StatusChanged { conversation_id: id, from: change.from, to: change.to };
+        insert_events(&mut tx, org_id, &[event], Some(at)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(conversation)
+    }
+
+    async fn touch_conversation(&self, id: ConversationId, at: Timestamp) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE conversations SET last_activity_at = GREATEST(last_activity_at, $1) WHERE id = $2")
+                .bind(at.0)
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn list_messages(&self, id: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(id.0)
+        .bind(after_seq)
+        .bind(effective_limit(limit, frontdesk_core::chat::HISTORY_PAGE, 1000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn get_message(&self, conversation_id: ConversationId, id: MessageId) -> StoreResult<Message> {
+        let row =
+            sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE id = $1 AND conversation_id = $2"))
+                .bind(id.0)
+                .bind(conversation_id.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        message_from_row(&row)
+    }
+
+    async fn set_reaction(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE messages SET reaction = $1 WHERE id = $2 AND conversation_id = $3 ",
+            "AND EXISTS (SELECT 1 FROM conversations WHERE id = $3 AND org_id = $4) RETURNING ",
+            message_cols!()
+        ))
+        .bind(reaction.map(Reaction::as_str))
+        .bind(id.0)
+        .bind(conversation_id.0)
+        .bind(org_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let message = message_from_row(&row)?;
+        let event = DomainEvent::ReactionSet { conversation_id, message_id: id, reaction };
+        insert_events(&mut tx, org_id, &[event], None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(message)
+    }
+
+    async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        lock_conversation(&mut tx, org_id, rating.conversation_id).await?;
+        sqlx::query(concat!("INSERT INTO ratings (", rating_cols!(), ") VALUES ($1, $2, $3, $4, $5)"))
+            .bind(rating.conversation_id.0)
+            .bind(i16::from(rating.stars))
+            .bind(Json(&rating.tags))
+            .bind(&rating.feedback)
+            .bind(rating.created_at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("conversation already rated".to_owned()),
+                other => other,
+            })?;
+        let event = DomainEvent::RatingCreated { conversation_id: rating.conversation_id, stars: rating.stars };
+        insert_events(&mut tx, org_id, &[event], Some(rating.created_at)).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating> {
+        let row = sqlx::query(concat!("SELECT ", rating_cols!(), " FROM ratings WHERE conversation_id = $1"))
+            .bind(conversation_id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rating_from_row(&row)
+    }
+
+    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO audit_events (",
+            audit_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(e.id.0)
+        .bind(e.org_id.0)
+        .bind(e.actor_id.map(|u| u.0))
+        .bind(&e.action)
+        .bind(&e.target_kind)
+        .bind(&e.target_id)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&e.details)
+        .bind(e.created_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit_cols!(),
+            " FROM audit_events WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(org_id.0)
+        .bind(effective_limit(limit, 50, 1000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        let rows = sqlx::query("SELECT id, org_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(effective_limit(limit, 100, 1000))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_and_cap() {
+        assert_eq!(effective_limit(0, 50, 200), 50);
+        assert_eq!(effective_limit(7, 50, 200), 7);
+        assert_eq!(effective_limit(10_000, 50, 200), 200);
+    }
+
+    #[test]
+    fn connection_errors_are_unavailable_and_missing_rows_not_found() {
+        assert!(matches!(map_err(sqlx::Error::PoolTimedOut), StoreError::Unavailable(_)));
+        assert!(matches!(map_err(sqlx::Error::PoolClosed), StoreError::Unavailable(_)));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(matches!(map_err(sqlx::Error::Io(io)), StoreError::Unavailable(_)));
+        assert!(matches!(map_err(sqlx::Error::RowNotFound), StoreError::NotFound));
+        assert!(matches!(map_err(sqlx::Error::Protocol("odd".to_owned())), StoreError::Backend(_)));
+    }
+}

@@ -1,0 +1,1126 @@
+//! The SQLite implementation of Frontdesk's [`Store`] port: one file, no server.
+//!
+//! Writes go through a dedicated pool of exactly one connection, and every write transaction
+//! starts with `BEGIN IMMEDIATE`. SQLite allows one writer at a time anyway; queueing writers in
+//! the process (instead of in SQLite's busy handler) means a transaction never fails with
+//! `SQLITE_BUSY_SNAPSHOT` after it has read, and it is what makes sequence numbers and outbox ids
+//! follow commit order. Reads use a separate pool of read-only connections, which WAL mode lets
+//! run beside the writer.
+//!
+//! Ids are stored as hyphenated lower-case UUID text, times as Unix milliseconds, JSON as text.
+
+use async_trait::async_trait;
+use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::events::{DomainEvent, OutboxEvent};
+use frontdesk_core::ids::*;
+use frontdesk_core::model::*;
+use frontdesk_core::roles::Role;
+use frontdesk_core::status::ConversationStatus;
+use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreError, StoreResult};
+use frontdesk_core::time::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Decode, QueryBuilder, Row, Sqlite, Type};
+use std::path::Path;
+use std::time::Duration;
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long a connection waits on a lock held by another process before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Writers queue for the one write connection; past this the store answers `Unavailable`.
+const WRITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_CONNECTIONS: u32 = 4;
+
+/// How the database file is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// `PRAGMA synchronous = FULL` instead of `NORMAL`.
+    ///
+    /// The journal is always WAL. With `NORMAL` (the default) a committed transaction survives a
+    /// crash or `SIGKILL` of the process, but the last transactions before a power loss or an
+    /// operating-system crash may be rolled back (the database stays consistent). `FULL` syncs
+    /// the WAL on every commit, so commits also survive power loss, at the cost of an fsync per
+    /// write.
+    pub synchronous_full: bool,
+}
+
+/// A [`Store`] on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write goes through it.
+    writer: SqlitePool,
+    /// Read-only connections.
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directories when missing) the database at `path`, and
+    /// brings its schema up to date.
+    pub async fn open(path: &Path, options: SqliteOptions) -> StoreResult<SqliteStore> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let base = SqliteConnectOptions::new().filename(path).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+        let synchronous = if options.synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
+        let writer_options =
+            base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal).synchronous(synchronous);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(WRITE_ACQUIRE_TIMEOUT)
+            .connect_with(writer_options)
+            .await
+            .map_err(map_err)?;
+        if let Err(e) = MIGRATOR.run(&writer).await {
+            writer.close().await;
+            return Err(map_migrate_err(e));
+        }
+        // WAL mode is a property of the file (set by the writer above), so readers need no pragma.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .acquire_timeout(READ_ACQUIRE_TIMEOUT)
+            .connect_with(base.read_only(true))
+            .await;
+        let reader = match reader {
+            Ok(r) => r,
+            Err(e) => {
+                writer.close().await;
+                return Err(map_err(e));
+            }
+        };
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Waits for the connections in use to be returned, then closes every connection.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        // Closed last: the last connection to close checkpoints the WAL into the main file.
+        self.writer.close().await;
+    }
+
+    /// Starts a write transaction on the one write connection.
+    async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        // IMMEDIATE takes the write lock up front, so a transaction that reads and then writes
+        // cannot be refused at its first write by another process's writer.
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+    }
+}
+
+/// The one mapping from sqlx's errors to the port's.
+fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_owned());
+            }
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes: another process
+            // held the lock past the busy timeout. Transient, so worth a retry later.
+            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+            if matches!(primary, Some(5 | 6)) {
+                return StoreError::Unavailable(db.to_string());
+            }
+            StoreError::Backend(db.to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn map_migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::Execute(inner) => map_err(inner),
+        other => StoreError::Backend(format!("migrating the sqlite schema: {other}")),
+    }
+}
+
+fn corrupt(column: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("unreadable value in column {column}: {detail}"))
+}
+
+// Binding and reading helpers. Rows are read by column name.
+
+fn id(uuid: Uuid) -> Hyphenated {
+    uuid.hyphenated()
+}
+
+fn opt_id(uuid: Option<Uuid>) -> Option<Hyphenated> {
+    uuid.map(Uuid::hyphenated)
+}
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+where
+    T: Decode<'r, Sqlite> + Type<Sqlite>,
+{
+    row.try_get(column).map_err(map_err)
+}
+
+fn uuid_at(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+    Ok(get::<Hyphenated>(row, column)?.into_uuid())
+}
+
+fn opt_uuid_at(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
+    Ok(get::<Option<Hyphenated>>(row, column)?.map(Hyphenated::into_uuid))
+}
+
+fn ts_at(row: &SqliteRow, column: &str) -> StoreResult<Timestamp> {
+    get::<i64>(row, column).map(Timestamp)
+}
+
+fn json_at<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+    let text: String = get(row, column)?;
+    serde_json::from_str(&text).map_err(|e| corrupt(column, e))
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot serialize: {e}")))
+}
+
+fn status_at(row: &SqliteRow, column: &str) -> StoreResult<ConversationStatus> {
+    let text: String = get(row, column)?;
+    ConversationStatus::parse(&text).ok_or_else(|| corrupt(column, text))
+}
+
+/// `0` means `default`; anything above `max` is `max`.
+fn effective_limit(limit: u32, default: u32, max: u32) -> i64 {
+    i64::from(if limit == 0 { default } else { limit.min(max) })
+}
+
+/// The database's clock in Unix milliseconds, for events whose trait method carries no time.
+macro_rules! db_now {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+    };
+}
+
+// Column lists, as macros so that `concat!` builds each statement at compile time.
+
+macro_rules! org_cols {
+    () => {
+        "id, name, created_at"
+    };
+}
+macro_rules! user_cols {
+    () => {
+        "id, email, name, password_hash, created_at"
+    };
+}
+macro_rules! membership_cols {
+    () => {
+        "org_id, user_id, role, created_at"
+    };
+}
+macro_rules! session_cols {
+    () => {
+        "token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent"
+    };
+}
+macro_rules! site_cols {
+    () => {
+        "id, org_id, name, public_key, secret, allowed_origins, widget, created_at, updated_at"
+    };
+}
+macro_rules! visitor_cols {
+    () => {
+        "id, site_id, name, email, locale, created_at, last_seen_at"
+    };
+}
+macro_rules! conversation_cols {
+    () => {
+        "id, org_id, site_id, visitor_id, status, assignee_id, page_url, locale, params, last_seq, \
+         token_generation, created_at, updated_at, last_activity_at"
+    };
+}
+macro_rules! message_cols {
+    () => {
+        "id, conversation_id, seq, author_kind, author_id, body, html, citations, quick_replies, reaction, created_at"
+    };
+}
+macro_rules! rating_cols {
+    () => {
+        "conversation_id, stars, tags, feedback, created_at"
+    };
+}
+macro_rules! audit_cols {
+    () => {
+        "id, org_id, actor_id, action, target_kind, target_id, ip, user_agent, details, created_at"
+    };
+}
+
+fn org_from_row(row: &SqliteRow) -> StoreResult<Organization> {
+    Ok(Organization { id: OrgId(uuid_at(row, "id")?), name: get(row, "name")?, created_at: ts_at(row, "created_at")? })
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: UserId(uuid_at(row, "id")?),
+        email: get(row, "email")?,
+        name: get(row, "name")?,
+        password_hash: get(row, "password_hash")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn membership_from_row(row: &SqliteRow) -> StoreResult<Membership> {
+    let role: String = get(row, "role")?;
+    Ok(Membership {
+        org_id: OrgId(uuid_at(row, "org_id")?),
+        user_id: UserId(uuid_at(row, "user_id")?),
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", role))?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<LoginSession> {
+    Ok(LoginSession {
+        token_hash: get(row, "token_hash")?,
+        user_id: UserId(uuid_at(row, "user_id")?),
+        created_at: ts_at(row, "created_at")?,
+        last_seen_at: ts_at(row, "last_seen_at")?,
+        expires_at: ts_at(row, "expires_at")?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+    })
+}
+
+fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
+    Ok(Site {
+        id: SiteId(uuid_at(row, "id")?),
+        org_id: OrgId(uuid_at(row, "org_id")?),
+        name: get(row, "name")?,
+        public_key: get(row, "public_key")?,
+        secret: get(row, "secret")?,
+        allowed_origins: json_at(row, "allowed_origins")?,
+        widget: json_at(row, "widget")?,
+        created_at: ts_at(row, "created_at")?,
+        updated_at: ts_at(row, "updated_at")?,
+    })
+}
+
+fn visitor_from_row(row: &SqliteRow) -> StoreResult<Visitor> {
+    Ok(Visitor {
+        id: VisitorId(uuid_at(row, "id")?),
+        site_id: SiteId(uuid_at(row, "site_id")?),
+        name: get(row, "name")?,
+        email: get(row, "email")?,
+        locale: get(row, "locale")?,
+        created_at: ts_at(row, "created_at")?,
+        last_seen_at: ts_at(row, "last_seen_at")?,
+    })
+}
+
+fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation> {
+    Ok(Conversation {
+        id: ConversationId(uuid_at(row, "id")?),
+        org_id: OrgId(uuid_at(row, "org_id")?),
+        site_id: SiteId(uuid_at(row, "site_id")?),
+        visitor_id: VisitorId(uuid_at(row, "visitor_id")?),
+        status: status_at(row, "status")?,
+        assignee_id: opt_uuid_at(row, "assignee_id")?.map(UserId),
+        page_url: get(row, "page_url")?,
+        locale: get(row, "locale")?,
+        params: json_at(row, "params")?,
+        last_seq: get(row, "last_seq")?,
+        token_generation: get(row, "token_generation")?,
+        created_at: ts_at(row, "created_at")?,
+        updated_at: ts_at(row, "updated_at")?,
+        last_activity_at: ts_at(row, "last_activity_at")?,
+    })
+}
+
+fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+    let author_kind: String = get(row, "author_kind")?;
+    let reaction: Option<String> = get(row, "reaction")?;
+    let reaction = match reaction {
+        Some(r) => Some(Reaction::parse(&r).ok_or_else(|| corrupt("reaction", r))?),
+        None => None,
+    };
+    Ok(Message {
+        id: MessageId(uuid_at(row, "id")?),
+        conversation_id: ConversationId(uuid_at(row, "conversation_id")?),
+        seq: get(row, "seq")?,
+        author_kind: AuthorKind::parse(&author_kind).ok_or_else(|| corrupt("author_kind", author_kind))?,
+        author_id: opt_uuid_at(row, "author_id")?.map(UserId),
+        body: get(row, "body")?,
+        html: get(row, "html")?,
+        citations: json_at(row, "citations")?,
+        quick_replies: json_at(row, "quick_replies")?,
+        reaction,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn rating_from_row(row: &SqliteRow) -> StoreResult<Rating> {
+    let stars: i64 = get(row, "stars")?;
+    Ok(Rating {
+        conversation_id: ConversationId(uuid_at(row, "conversation_id")?),
+        stars: u8::try_from(stars).map_err(|e| corrupt("stars", e))?,
+        tags: json_at(row, "tags")?,
+        feedback: get(row, "feedback")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: AuditEventId(uuid_at(row, "id")?),
+        org_id: OrgId(uuid_at(row, "org_id")?),
+        actor_id: opt_uuid_at(row, "actor_id")?.map(UserId),
+        action: get(row, "action")?,
+        target_kind: get(row, "target_kind")?,
+        target_id: get(row, "target_id")?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+        details: json_at(row, "details")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn outbox_from_row(row: &SqliteRow) -> StoreResult<OutboxEvent> {
+    Ok(OutboxEvent {
+        id: get(row, "id")?,
+        org_id: OrgId(uuid_at(row, "org_id")?),
+        event: json_at(row, "payload")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+/// Writes events to the outbox inside the caller's transaction, stamped `at` (the database's
+/// clock when `None`).
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    org_id: OrgId,
+    events: &[DomainEvent],
+    at: Option<Timestamp>,
+) -> StoreResult<()> {
+    for event in events {
+        sqlx::query(concat!(
+            "INSERT INTO outbox (org_id, conversation_id, kind, payload, created_at) VALUES (?, ?, ?, ?, COALESCE(?, ",
+            db_now!(),
+            "))"
+        ))
+        .bind(id(org_id.0))
+        .bind(id(event.conversation_id().0))
+        .bind(event.kind())
+        .bind(to_json(event)?)
+        .bind(at.map(|t| t.0))
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// The conversation, if it belongs to `org_id`, read inside the caller's transaction.
+async fn conversation_in_tx(
+    conn: &mut SqliteConnection,
+    org_id: OrgId,
+    id_: ConversationId,
+) -> StoreResult<Conversation> {
+    let row = sqlx::query(concat!("SELECT ", conversation_cols!(), " FROM conversations WHERE id = ? AND org_id = ?"))
+        .bind(id(id_.0))
+        .bind(id(org_id.0))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+    conversation_from_row(&row)
+}
+
+fn closed_conflict() -> StoreError {
+    StoreError::Conflict("conversation closed".to_owned())
+}
+
+fn status_conflict(current: ConversationStatus, expected: ConversationStatus) -> StoreError {
+    StoreError::Conflict(format!("conversation is {} (expected {})", current.as_str(), expected.as_str()))
+}
+
+fn expect_one_row(result: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
+    if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    async fn create_org(&self, org: &Organization) -> StoreResult<()> {
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(id(org.id.0))
+            .bind(&org.name)
+            .bind(org.created_at.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_org(&self, org_id: OrgId) -> StoreResult<Organization> {
+        let row = sqlx::query(concat!("SELECT ", org_cols!(), " FROM organizations WHERE id = ?"))
+            .bind(id(org_id.0))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        org_from_row(&row)
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        let rows = sqlx::query(concat!("SELECT ", org_cols!(), " FROM organizations ORDER BY created_at, id"))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id(user.id.0))
+            .bind(user.email.to_lowercase())
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(user.created_at.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, user_id: UserId) -> StoreResult<User> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = ?"))
+            .bind(id(user_id.0))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        user_from_row(&row)
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<User> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE email = ?"))
+            .bind(email.to_lowercase())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        user_from_row(&row)
+    }
+
+    async fn set_password_hash(&self, user_id: UserId, hash: &str) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(id(user_id.0))
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn put_membership(&self, m: &Membership) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(id(m.org_id.0))
+        .bind(id(m.user_id.0))
+        .bind(m.role.as_str())
+        .bind(m.created_at.0)
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership> {
+        let row =
+            sqlx::query(concat!("SELECT ", membership_cols!(), " FROM memberships WHERE org_id = ? AND user_id = ?"))
+                .bind(id(org_id.0))
+                .bind(id(user_id.0))
+                .fetch_one(&self.reader)
+                .await
+                .map_err(map_err)?;
+        membership_from_row(&row)
+    }
+
+    async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            membership_cols!(),
+            " FROM memberships WHERE user_id = ? ORDER BY created_at, org_id"
+        ))
+        .bind(id(user_id.0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(membership_from_row).collect()
+    }
+
+    async fn create_login_session(&self, s: &LoginSession) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO login_sessions (", session_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?)"))
+            .bind(&s.token_hash)
+            .bind(id(s.user_id.0))
+            .bind(s.created_at.0)
+            .bind(s.last_seen_at.0)
+            .bind(s.expires_at.0)
+            .bind(&s.ip)
+            .bind(&s.user_agent)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_login_session(&self, token_hash: &str) -> StoreResult<LoginSession> {
+        let row = sqlx::query(concat!("SELECT ", session_cols!(), " FROM login_sessions WHERE token_hash = ?"))
+            .bind(token_hash)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        session_from_row(&row)
+    }
+
+    async fn touch_login_session(
+        &self,
+        token_hash: &str,
+        seen_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE login_sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?")
+            .bind(seen_at.0)
+            .bind(expires_at.0)
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()> {
+        // Deleting a session that is gone already is not an error: logging out twice is fine.
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn create_site(&self, site: &Site) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(id(site.id.0))
+            .bind(id(site.org_id.0))
+            .bind(&site.name)
+            .bind(&site.public_key)
+            .bind(&site.secret)
+            .bind(to_json(&site.allowed_origins)?)
+            .bind(to_json(&site.widget)?)
+            .bind(site.created_at.0)
+            .bind(site.updated_at.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_site(&self, org_id: OrgId, site_id: SiteId) -> StoreResult<Site> {
+        let row = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE id = ? AND org_id = ?"))
+            .bind(id(site_id.0))
+            .bind(id(org_id.0))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        site_from_row(&row)
+    }
+
+    async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
+        let row = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE public_key = ?"))
+            .bind(public_key)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        site_from_row(&row)
+    }
+
+    async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>> {
+        let rows =
+            sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE org_id = ? ORDER BY created_at, id"))
+                .bind(id(org_id.0))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map_err)?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    async fn list_all_sites(&self) -> StoreResult<Vec<Site>> {
+        let rows = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites ORDER BY created_at, id"))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    async fn update_site(&self, site: &Site) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, updated_at = ? \
+             WHERE id = ? AND org_id = ?",
+        )
+        .bind(&site.name)
+        .bind(&site.public_key)
+        .bind(&site.secret)
+        .bind(to_json(&site.allowed_origins)?)
+        .bind(to_json(&site.widget)?)
+        .bind(site.updated_at.0)
+        .bind(id(site.id.0))
+        .bind(id(site.org_id.0))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?)"))
+            .bind(id(v.id.0))
+            .bind(id(v.site_id.0))
+            .bind(&v.name)
+            .bind(&v.email)
+            .bind(&v.locale)
+            .bind(v.created_at.0)
+            .bind(v.last_seen_at.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_visitor(&self, site_id: SiteId, visitor_id: VisitorId) -> StoreResult<Visitor> {
+        let row = sqlx::query(concat!("SELECT ", visitor_cols!(), " FROM visitors WHERE id = ? AND site_id = ?"))
+            .bind(id(visitor_id.0))
+            .bind(id(site_id.0))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        visitor_from_row(&row)
+    }
+
+    async fn touch_visitor(&self, site_id: SiteId, visitor_id: VisitorId, seen_at: Timestamp) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE visitors SET last_seen_at = MAX(last_seen_at, ?) WHERE id = ? AND site_id = ?")
+            .bind(seen_at.0)
+            .bind(id(visitor_id.0))
+            .bind(id(site_id.0))
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(concat!(
+            "INSERT INTO conversations (",
+            conversation_cols!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(id(c.id.0))
+        .bind(id(c.org_id.0))
+        .bind(id(c.site_id.0))
+        .bind(id(c.visitor_id.0))
+        .bind(c.status.as_str())
+        .bind(opt_id(c.assignee_id.map(|u| u.0)))
+        .bind(&c.page_url)
+        .bind(&c.locale)
+        .bind(to_json(&c.params)?)
+        .bind(c.last_seq)
+        .bind(c.token_generation)
+        .bind(c.created_at.0)
+        .bind(c.updated_at.0)
+        .bind(c.last_activity_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_events(&mut tx, c.org_id, &[DomainEvent::for_new_conversation(c)], Some(c.created_at)).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_conversation_for_site(
+        &self,
+        site_id: SiteId,
+        conversation_id: ConversationId,
+    ) -> StoreResult<Conversation> {
+        let row =
+            sqlx::query(concat!("SELECT ", conversation_cols!(), " FROM conversations WHERE id = ? AND site_id = ?"))
+                .bind(id(conversation_id.0))
+                .bind(id(site_id.0))
+                .fetch_one(&self.reader)
+                .await
+                .map_err(map_err)?;
+        conversation_from_row(&row)
+    }
+
+    async fn get_conversation(&self, org_id: OrgId, conversation_id: ConversationId) -> StoreResult<Conversation> {
+        let row =
+            sqlx::query(concat!("SELECT ", conversation_cols!(), " FROM conversations WHERE id = ? AND org_id = ?"))
+                .bind(id(conversation_id.0))
+                .bind(id(org_id.0))
+                .fetch_one(&self.reader)
+                .await
+                .map_err(map_err)?;
+        conversation_from_row(&row)
+    }
+
+    async fn list_conversations(&self, org_id: OrgId, filter: &ConversationFilter) -> StoreResult<Vec<Conversation>> {
+        let mut q = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            conversation_cols!(),
+            " FROM conversations WHERE org_id = "
+        ));
+        q.push_bind(id(org_id.0));
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(site_id) = filter.site_id {
+            q.push(" AND site_id = ").push_bind(id(site_id.0));
+        }
+        if let Some(visitor_id) = filter.visitor_id {
+            q.push(" AND visitor_id = ").push_bind(id(visitor_id.0));
+        }
+        q.push(" ORDER BY updated_at DESC, id DESC LIMIT ").push_bind(effective_limit(filter.limit, 50, 200));
+        let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn append_message(
+        &self,
+        org_id: OrgId,
+        message: &NewMessage,
+        status: Option<StatusChange>,
+        visitor_activity: bool,
+    ) -> StoreResult<(Message, Conversation)> {
+        let mut tx = self.write_tx().await?;
+        let current = conversation_in_tx(&mut tx, org_id, message.conversation_id).await?;
+        if current.status == ConversationStatus::Closed {
+            return Err(closed_conflict());
+        }
+        if let Some(change) = status
+            && current.status != change.from
+        {
+            return Err(status_conflict(current.status, change.from));
+        }
+        let seq = current.last_seq + 1;
+        let stored = Message {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            seq,
+            author_kind: message.author_kind,
+            author_id: message.author_id,
+            body: message.body.clone(),
+            html: message.html.clone(),
+            citations: message.citations.clone(),
+            quick_replies: message.quick_replies.clone(),
+            reaction: None,
+            created_at: message.created_at,
+        };
+        sqlx::query(concat!(
+            "INSERT INTO messages (",
+            message_cols!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
+        ))
+        .bind(id(stored.id.0))
+        .bind(id(stored.conversation_id.0))
+        .bind(seq)
+        .bind(stored.author_kind.as_str())
+        .bind(opt_id(stored.author_id.map(|u| u.0)))
+        .bind(&stored.body)
+        .bind(&stored.html)
+        .bind(to_json(&stored.citations)?)
+        .bind(to_json(&stored.quick_replies)?)
+        .bind(stored.created_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let new_status = status.map_or(current.status, |c| c.to);
+        // Times never move backwards, even if another node's clock is behind.
+        let updated_at = current.updated_at.max(message.created_at);
+        let last_activity_at =
+            if visitor_activity { current.last_activity_at.max(message.created_at) } else { current.last_activity_at };
+        let row = sqlx::query(concat!(
+            "UPDATE conversations SET last_seq = ?, status = ?, updated_at = ?, last_activity_at = ? WHERE id = ? RETURNING ",
+            conversation_cols!()
+        ))
+        .bind(seq)
+        .bind(new_status.as_str())
+        .bind(updated_at.0)
+        .bind(last_activity_at.0)
+        .bind(id(current.id.0))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let conversation = conversation_from_row(&row)?;
+        let events = DomainEvent::for_message(&stored, status.map(|c| (c.from, c.to)));
+        insert_events(&mut tx, org_id, &events, Some(message.created_at)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok((stored, conversation))
+    }
+
+    async fn change_status(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        change: StatusChange,
+        at: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.write_tx().await?;
+        let current = conversation_in_tx(&mut tx, org_id, conversation_id).await?;
+        if current.status != change.from {
+            return Err(status_conflict(current.status, change.from));
+        }
+        if change.from == change.to {
+            // Nothing changes: no write and no event.
+            return Ok(current);
+        }
+        if current.status == ConversationStatus::Closed {
+            return Err(closed_conflict());
+        }
+        let row = sqlx::query(concat!(
+            "UPDATE conversations SET status = ?, updated_at = ? WHERE id = ? RETURNING ",
+            conversation_cols!()
+        ))
+        .bind(change.to.as_str())
+        .bind(current.updated_at.max(at).0)
+        .bind(id(conversation_id.0))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let conversation = conversation_from_row(&row)?;
+        let event = DomainEvent::StatusChanged { conversation_id, from: change.from, to: change.to };
+        insert_events(&mut tx, org_id, &[event], Some(at)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(conversation)
+    }
+
+    async fn touch_conversation(&self, conversation_id: ConversationId, at: Timestamp) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?) WHERE id = ?")
+            .bind(at.0)
+            .bind(id(conversation_id.0))
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        expect_one_row(done)
+    }
+
+    async fn list_messages(
+        &self,
+        conversation_id: ConversationId,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+        ))
+        .bind(id(conversation_id.0))
+        .bind(after_seq)
+        .bind(effective_limit(limit, frontdesk_core::chat::HISTORY_PAGE, 1000))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn get_message(&self, conversation_id: ConversationId, message_id: MessageId) -> StoreResult<Message> {
+        let row =
+            sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE id = ? AND conversation_id = ?"))
+                .bind(id(message_id.0))
+                .bind(id(conversation_id.0))
+                .fetch_one(&self.reader)
+                .await
+                .map_err(map_err)?;
+        message_from_row(&row)
+    }
+
+    async fn set_reaction(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        reaction: Option<Reaction>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE messages SET reaction = ? WHERE id = ? AND conversation_id = ? ",
+            "AND EXISTS (SELECT 1 FROM conversations WHERE id = ? AND org_id = ?) RETURNING ",
+            message_cols!()
+        ))
+        .bind(reaction.map(Reaction::as_str))
+        .bind(id(message_id.0))
+        .bind(id(conversation_id.0))
+        .bind(id(conversation_id.0))
+        .bind(id(org_id.0))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let message = message_from_row(&row)?;
+        let event = DomainEvent::ReactionSet { conversation_id, message_id, reaction };
+        insert_events(&mut tx, org_id, &[event], None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(message)
+    }
+
+    async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        conversation_in_tx(&mut tx, org_id, rating.conversation_id).await?;
+        sqlx::query(concat!("INSERT INTO ratings (", rating_cols!(), ") VALUES (?, ?, ?, ?, ?)"))
+            .bind(id(rating.conversation_id.0))
+            .bind(i64::from(rating.stars))
+            .bind(to_json(&rating.tags)?)
+            .bind(&rating.feedback)
+            .bind(rating.created_at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("conversation already rated".to_owned()),
+                other => other,
+            })?;
+        let event = DomainEvent::RatingCreated { conversation_id: rating.conversation_id, stars: rating.stars };
+        insert_events(&mut tx, org_id, &[event], Some(rating.created_at)).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating> {
+        let row = sqlx::query(concat!("SELECT ", rating_cols!(), " FROM ratings WHERE conversation_id = ?"))
+            .bind(id(conversation_id.0))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rating_from_row(&row)
+    }
+
+    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(concat!("INSERT INTO audit_events (", audit_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(id(e.id.0))
+            .bind(id(e.org_id.0))
+            .bind(opt_id(e.actor_id.map(|u| u.0)))
+            .bind(&e.action)
+            .bind(&e.target_kind)
+            .bind(&e.target_id)
+            .bind(&e.ip)
+            .bind(&e.user_agent)
+            .bind(to_json(&e.details)?)
+            .bind(e.created_at.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit_cols!(),
+            " FROM audit_events WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(id(org_id.0))
+        .bind(effective_limit(limit, 50, 1000))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        let rows = sqlx::query("SELECT id, org_id, payload, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after)
+            .bind(effective_limit(limit, 100, 1000))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("frontdesk-unit-{name}-{}", Uuid::now_v7().simple())).join("db.sqlite")
+    }
+
+    async fn pragma(pool: &SqlitePool, name: &str) -> String {
+        // Pragma names cannot be bound; these are constants of this test.
+        let row = sqlx::query(&format!("PRAGMA {name}")).fetch_one(pool).await.expect("read pragma");
+        row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).expect("pragma value")
+    }
+
+    #[tokio::test]
+    async fn connections_have_the_documented_pragmas() {
+        for (full, synchronous) in [(false, "1"), (true, "2")] {
+            let path = temp_path("pragmas");
+            let store = SqliteStore::open(&path, SqliteOptions { synchronous_full: full }).await.expect("open");
+            assert_eq!(pragma(&store.writer, "journal_mode").await, "wal");
+            assert_eq!(pragma(&store.writer, "foreign_keys").await, "1");
+            assert_eq!(pragma(&store.writer, "busy_timeout").await, "5000");
+            assert_eq!(pragma(&store.writer, "synchronous").await, synchronous, "NORMAL is 1, FULL is 2");
+            assert_eq!(pragma(&store.reader, "journal_mode").await, "wal");
+            assert_eq!(pragma(&store.reader, "busy_timeout").await, "5000");
+            assert_eq!(store.writer.options().get_max_connections(), 1, "one writer");
+            store.close().await;
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn reader_connections_cannot_write() {
+        let path = temp_path("readonly");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).await.expect("open");
+        let write = sqlx::query("INSERT INTO settings (key, value) VALUES ('k', 'v')").execute(&store.reader).await;
+        assert!(write.is_err(), "a write through the reader pool must fail");
+        store.close().await;
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn limits_default_and_cap() {
+        assert_eq!(effective_limit(0, 50, 200), 50);
+        assert_eq!(effective_limit(7, 50, 200), 7);
+        assert_eq!(effective_limit(10_000, 50, 200), 200);
+    }
+}
