@@ -1,0 +1,147 @@
+//! Frontdesk's HTTP server: the public chat API for the website widget (`/api/chat`), the
+//! private app API for agents (`/api/app`), metrics and the OpenAPI document.
+//!
+//! [`build`] assembles the router over any [`Store`]; [`serve`] runs it until shutdown.
+
+pub mod admin;
+mod app_api;
+mod chat_api;
+pub mod config;
+pub mod env;
+pub mod error;
+mod extract;
+pub mod http;
+pub mod limiter;
+pub mod metrics;
+mod middleware;
+pub mod openapi;
+mod state;
+pub mod token;
+
+pub use config::{RateLimits, ServerConfig};
+pub use error::{ERROR_CODES, ErrorCode};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use frontdesk_core::chat::Chat;
+use frontdesk_core::ports::{Clock, Entropy};
+use frontdesk_core::store::{Store, StoreError};
+use limiter::KeyedLimiter;
+use state::{AppState, Inner, Limits, SiteCache};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The settings key under which the session-token signing key is shared by all nodes.
+pub const SESSION_TOKEN_KEY_SETTING: &str = "session_token_key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("the stored session token key is unusable: {0}")]
+    TokenKey(String),
+    #[error("could not prepare the server: {0}")]
+    Startup(String),
+}
+
+/// Builds the whole HTTP application over `store`.
+pub async fn build(
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> Result<Router, ServerError> {
+    let public_origin = match config.public_url.as_deref() {
+        Some(url) => Some(
+            http::url_origin(url)
+                .ok_or_else(|| ServerError::Config(format!("public_url `{url}` is not an absolute http(s) URL")))?,
+        ),
+        None => None,
+    };
+    for (name, value) in [
+        ("max_body_bytes", config.max_body_bytes as u64),
+        ("session_ttl_secs", config.session_ttl_secs),
+        ("login_ttl_secs", config.login_ttl_secs),
+    ] {
+        if value == 0 {
+            return Err(ServerError::Config(format!("{name} must be positive")));
+        }
+    }
+
+    let mut fresh_key = [0u8; 32];
+    entropy.fill(&mut fresh_key);
+    let stored = store.get_or_init_setting(SESSION_TOKEN_KEY_SETTING, &STANDARD.encode(fresh_key)).await?;
+    let key = STANDARD.decode(stored.trim()).map_err(|e| ServerError::TokenKey(e.to_string()))?;
+    let tokens = token::TokenCodec::new(&key)
+        .ok_or_else(|| ServerError::TokenKey(format!("it must be at least {} bytes", token::MIN_KEY_LEN)))?;
+
+    // Hashed once so that logins for unknown emails cost a real verification.
+    let mut dummy = [0u8; 24];
+    entropy.fill(&mut dummy);
+    let dummy_password = STANDARD.encode(dummy);
+    let dummy_password_hash =
+        admin::hash_password_with(&*entropy, &dummy_password).map_err(|e| ServerError::Startup(e.to_string()))?;
+
+    let rl = &config.rate_limits;
+    let limits = Limits {
+        messages: Arc::new(KeyedLimiter::new(clock.clone(), rl.messages_per_minute_per_session, 60)),
+        sessions: Arc::new(KeyedLimiter::new(clock.clone(), rl.sessions_per_minute_per_ip, 60)),
+        logins: Arc::new(KeyedLimiter::new(clock.clone(), rl.logins_per_minute_per_ip, 60)),
+        login_failures: Arc::new(KeyedLimiter::new(
+            clock.clone(),
+            rl.login_failures_per_account_per_15min,
+            app_api::LOGIN_FAILURE_WINDOW_SECS,
+        )),
+    };
+    let openapi_json = openapi::document().map_err(|e| ServerError::Startup(e.to_string()))?;
+    let secure_cookies = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
+    let max_body_bytes = config.max_body_bytes;
+    let state = AppState(Arc::new(Inner {
+        metrics: metrics::Metrics::new(store.backend()),
+        chat: Chat::new(store, clock, entropy),
+        config,
+        tokens,
+        sites: SiteCache::default(),
+        limits,
+        public_origin,
+        secure_cookies,
+        dummy_password_hash,
+        openapi_json,
+    }));
+    Ok(router(state, max_body_bytes))
+}
+
+fn router(state: AppState, max_body_bytes: usize) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    Router::new()
+        .merge(chat_api::routes())
+        .merge(app_api::routes())
+        .merge(openapi::routes())
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        // Innermost first: each layer wraps the ones above it.
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), middleware::app_csrf))
+        .layer(from_fn_with_state(state.clone(), middleware::chat_cors))
+        .layer(from_fn(middleware::json_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+        .layer(from_fn_with_state(state.clone(), middleware::observe))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; then stops accepting connections
+/// and waits for the requests in flight to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

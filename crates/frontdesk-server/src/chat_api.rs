@@ -1,0 +1,454 @@
+//! The public chat API the website widget talks to (`/api/chat/*`).
+//!
+//! Every request but the health check names its site with `X-API-Key: pk_…`; a browser's
+//! `Origin` must be one of the site's allowed origins. Session-scoped requests also carry the
+//! session token issued when the session started.
+
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::extract::{ApiJson, ApiQuery, ClientMeta};
+use crate::http;
+use crate::state::AppState;
+use crate::token::SessionClaims;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use frontdesk_core::chat::StartSession;
+use frontdesk_core::model::{Conversation, Message, Rating, Reaction, Site, WidgetConfig};
+use frontdesk_core::status::ConversationStatus;
+use frontdesk_core::store::StoreError;
+use frontdesk_core::{ConversationId, MessageId, Timestamp, VisitorId, keys};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
+use utoipa::{IntoParams, ToSchema};
+
+/// Session activity is written back at most this often, so reads stay cheap.
+const TOUCH_AFTER_MS: i64 = 60_000;
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat/health", get(health))
+        .route("/api/chat/config", get(config))
+        .route("/api/chat/session", post(start_session))
+        .route("/api/chat/session/{id}", get(get_session))
+        .route("/api/chat/session/{id}/end", post(end_session))
+        .route("/api/chat/session/{id}/rate", post(rate_session))
+        .route("/api/chat/message", post(send_message))
+        .route("/api/chat/message/{id}/react", post(react))
+        .route("/api/chat/history/{session_id}", get(history))
+}
+
+/// Set by [`SiteCtx`] once it knows whether the site allows the request's Origin; read by the
+/// CORS middleware after the handler ran. Unset means no site was resolved.
+#[derive(Clone, Default)]
+pub struct CorsDecision(pub Arc<OnceLock<bool>>);
+
+/// The site named by `X-API-Key`, with the Origin checked against its allowlist.
+pub struct SiteCtx {
+    pub site: Arc<Site>,
+}
+
+impl FromRequestParts<AppState> for SiteCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get(API_KEY_HEADER)
+            .ok_or_else(|| ApiError::new(ErrorCode::MissingApiKey, "the X-API-Key header is required"))?;
+        let invalid = || ApiError::new(ErrorCode::InvalidApiKey, "the X-API-Key header names no site");
+        let key = key.to_str().map_err(|_| invalid())?.trim();
+        if key.is_empty() {
+            return Err(ApiError::new(ErrorCode::MissingApiKey, "the X-API-Key header is required"));
+        }
+        // Cheap shape check first: garbage (or a secret key pasted by mistake) never reaches the store.
+        if !keys::is_public_key(key) {
+            return Err(invalid());
+        }
+        let site = st.site_by_public_key(key).await?.ok_or_else(invalid)?;
+        // No Origin means a server-to-server call, which the key alone authorizes.
+        if let Some(origin) = parts.headers.get(header::ORIGIN) {
+            let allowed =
+                origin.to_str().is_ok_and(|o| frontdesk_core::origin::origin_allowed(&site.allowed_origins, o));
+            if let Some(decision) = parts.extensions.get::<CorsDecision>() {
+                let _ = decision.0.set(allowed);
+            }
+            if !allowed {
+                return Err(ApiError::new(ErrorCode::OriginNotAllowed, "this origin may not use this site's widget"));
+            }
+        }
+        Ok(SiteCtx { site })
+    }
+}
+
+/// [`SiteCtx`] plus a session token with a genuine signature (which session it may act for is
+/// checked by [`authorize`]).
+pub struct SessionCtx {
+    pub site: Arc<Site>,
+    pub claims: SessionClaims,
+}
+
+impl FromRequestParts<AppState> for SessionCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let SiteCtx { site } = SiteCtx::from_request_parts(parts, st).await?;
+        let invalid = || ApiError::new(ErrorCode::InvalidToken, "a valid session token is required");
+        let token = http::header_str(&parts.headers, &header::AUTHORIZATION)
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(invalid)?;
+        let claims = st.tokens.verify(token.trim()).ok_or_else(invalid)?;
+        Ok(SessionCtx { site, claims })
+    }
+}
+
+/// The session behind an id, once the token is shown to be for it and still live. Also keeps
+/// the session alive (sliding expiry).
+async fn authorize(st: &AppState, ctx: &SessionCtx, id: ConversationId) -> Result<Conversation, ApiError> {
+    // Looked up through the key's site first, so another site's session is "not found" whatever
+    // token comes with it; only then is the token compared with it.
+    let mut conversation = st.chat.session(&ctx.site, id).await?;
+    if ctx.claims.session_id != id || ctx.claims.site_id != conversation.site_id {
+        return Err(ApiError::new(ErrorCode::InvalidToken, "the session token is for another session"));
+    }
+    let now = st.now();
+    if ctx.claims.generation != conversation.token_generation || now >= expires_at(st, &conversation) {
+        return Err(ApiError::new(ErrorCode::TokenExpired, "the session has expired; start a new one"));
+    }
+    if now.millis().saturating_sub(conversation.last_activity_at.millis()) >= TOUCH_AFTER_MS {
+        st.chat.store.touch_conversation(id, now).await?;
+        conversation.last_activity_at = now;
+    }
+    Ok(conversation)
+}
+
+fn expires_at(st: &AppState, c: &Conversation) -> Timestamp {
+    c.last_activity_at.plus_seconds(st.session_ttl_secs())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`.
+    pub status: String,
+}
+
+/// Liveness and database reachability; needs no key.
+#[utoipa::path(get, path = "/api/chat/health", tag = "chat",
+    responses(
+        (status = 200, body = HealthResponse),
+        (status = 503, description = "The database is unreachable", body = ErrorBody),
+    ))]
+pub async fn health(State(st): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+    st.chat.store.ping().await?;
+    Ok(Json(HealthResponse { status: "ok".to_owned() }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConfigResponse {
+    pub site_name: String,
+    pub widget: WidgetConfig,
+}
+
+/// The site's published widget configuration.
+#[utoipa::path(get, path = "/api/chat/config", tag = "chat", security(("api_key" = [])),
+    responses(
+        (status = 200, body = ConfigResponse),
+        (status = 401, description = "missing_api_key, invalid_api_key", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+    ))]
+pub async fn config(ctx: SiteCtx) -> Json<ConfigResponse> {
+    Json(ConfigResponse { site_name: ctx.site.name.clone(), widget: ctx.site.widget.clone() })
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StartSessionRequest {
+    /// A visitor id from an earlier session on this site (kept by the widget); unknown ids get a new visitor.
+    pub visitor_id: Option<VisitorId>,
+    pub page_url: Option<String>,
+    pub locale: Option<String>,
+    /// Flat JSON object of host-page parameters (plan, user id, …).
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionCreated {
+    pub session_id: ConversationId,
+    /// Send as `Authorization: Bearer <token>` on this session's requests. Not stored by the server.
+    pub session_token: String,
+    pub visitor_id: VisitorId,
+    pub status: ConversationStatus,
+    /// When the token stops working if the visitor sends nothing; each request moves it on.
+    pub expires_at: Timestamp,
+}
+
+/// Starts a session (a conversation) for a visitor.
+#[utoipa::path(post, path = "/api/chat/session", tag = "chat", security(("api_key" = [])),
+    request_body = StartSessionRequest,
+    responses(
+        (status = 201, body = SessionCreated),
+        (status = 400, description = "malformed_request", body = ErrorBody),
+        (status = 401, description = "missing_api_key, invalid_api_key", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 422, description = "invalid_field", body = ErrorBody),
+        (status = 429, description = "rate_limited (per client IP)", body = ErrorBody),
+    ))]
+pub async fn start_session(
+    State(st): State<AppState>,
+    ctx: SiteCtx,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<StartSessionRequest>,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    if let Err(retry) = st.limits.sessions.hit(meta.ip_key()).await {
+        return Err(rate_limited(retry.0));
+    }
+    let request =
+        StartSession { visitor_id: body.visitor_id, page_url: body.page_url, locale: body.locale, params: body.params };
+    let (conversation, visitor) = st.chat.start_session(&ctx.site, request).await?;
+    let session_token = st.tokens.sign(&SessionClaims {
+        site_id: ctx.site.id,
+        session_id: conversation.id,
+        generation: conversation.token_generation,
+        issued_at: st.now(),
+    });
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionCreated {
+            session_id: conversation.id,
+            session_token,
+            visitor_id: visitor.id,
+            status: conversation.status,
+            expires_at: expires_at(&st, &conversation),
+        }),
+    ))
+}
+
+fn rate_limited(retry_after: u64) -> ApiError {
+    ApiError::new(ErrorCode::RateLimited, "too many requests; slow down").with_retry_after(retry_after)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    pub session_id: ConversationId,
+    pub status: ConversationStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub rating: Option<Rating>,
+    pub visitor_id: VisitorId,
+    pub expires_at: Timestamp,
+}
+
+async fn session_view(st: &AppState, c: &Conversation) -> Result<SessionView, ApiError> {
+    let rating = match st.chat.store.get_rating(c.id).await {
+        Ok(r) => Some(r),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(SessionView {
+        session_id: c.id,
+        status: c.status,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        rating,
+        visitor_id: c.visitor_id,
+        expires_at: expires_at(st, c),
+    })
+}
+
+/// The session's state.
+#[utoipa::path(get, path = "/api/chat/session/{id}", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    params(("id" = ConversationId, Path, description = "The session id")),
+    responses(
+        (status = 200, body = SessionView),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ))]
+pub async fn get_session(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    Path(id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let conversation = authorize(&st, &ctx, parse_id(&id, "session")?).await?;
+    Ok(Json(session_view(&st, &conversation).await?))
+}
+
+/// Ids come from the path as text so that a malformed one is simply "not found".
+fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// Ends the session; it becomes read-only. Ending an ended session is not an error.
+#[utoipa::path(post, path = "/api/chat/session/{id}/end", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    params(("id" = ConversationId, Path, description = "The session id")),
+    responses(
+        (status = 200, body = SessionView),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ))]
+pub async fn end_session(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    Path(id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let id = parse_id(&id, "session")?;
+    authorize(&st, &ctx, id).await?;
+    let conversation = st.chat.end_session(&ctx.site, id).await?;
+    Ok(Json(session_view(&st, &conversation).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendMessageRequest {
+    pub session_id: ConversationId,
+    /// Markdown, at most 4000 characters.
+    pub content: String,
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SendMessageResponse {
+    pub message: Message,
+    /// The assistant's answer, when one is produced synchronously (none yet).
+    pub reply: Option<Message>,
+    pub session_status: ConversationStatus,
+}
+
+/// A visitor's message.
+#[utoipa::path(post, path = "/api/chat/message", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 200, body = SendMessageResponse),
+        (status = 400, description = "malformed_request", body = ErrorBody),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 409, description = "conversation_closed", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 422, description = "invalid_field", body = ErrorBody),
+        (status = 429, description = "rate_limited (per session)", body = ErrorBody),
+    ))]
+pub async fn send_message(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    ApiJson(body): ApiJson<SendMessageRequest>,
+) -> Result<Json<SendMessageResponse>, ApiError> {
+    authorize(&st, &ctx, body.session_id).await?;
+    if let Err(retry) = st.limits.messages.hit(&body.session_id.to_string()).await {
+        return Err(rate_limited(retry.0));
+    }
+    let (message, conversation) =
+        st.chat.visitor_message(&ctx.site, body.session_id, &body.content, body.params.as_ref()).await?;
+    st.metrics.record_message(message.author_kind.as_str());
+    Ok(Json(SendMessageResponse { message, reply: None, session_status: conversation.status }))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only messages with a greater sequence number (default 0: from the start).
+    pub after_seq: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HistoryResponse {
+    /// In sequence order; at most 500 per page.
+    pub messages: Vec<Message>,
+}
+
+/// The session's messages, in order.
+#[utoipa::path(get, path = "/api/chat/history/{session_id}", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    params(("session_id" = ConversationId, Path, description = "The session id"), HistoryQuery),
+    responses(
+        (status = 200, body = HistoryResponse),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 422, description = "invalid_field", body = ErrorBody),
+    ))]
+pub async fn history(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    Path(session_id): Path<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let id = parse_id(&session_id, "session")?;
+    authorize(&st, &ctx, id).await?;
+    let messages = st.chat.history(&ctx.site, id, query.after_seq.unwrap_or(0)).await?;
+    Ok(Json(HistoryResponse { messages }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RateRequest {
+    /// 1 to 5.
+    pub stars: i64,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub feedback: Option<String>,
+}
+
+/// Rates the session, once.
+#[utoipa::path(post, path = "/api/chat/session/{id}/rate", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    params(("id" = ConversationId, Path, description = "The session id")),
+    request_body = RateRequest,
+    responses(
+        (status = 201, body = Rating),
+        (status = 400, description = "malformed_request", body = ErrorBody),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 409, description = "already_rated", body = ErrorBody),
+        (status = 422, description = "invalid_field", body = ErrorBody),
+    ))]
+pub async fn rate_session(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RateRequest>,
+) -> Result<(StatusCode, Json<Rating>), ApiError> {
+    let id = parse_id(&id, "session")?;
+    authorize(&st, &ctx, id).await?;
+    let rating =
+        st.chat.rate(&ctx.site, id, body.stars, &body.tags, body.feedback.as_deref()).await.map_err(|e| match e {
+            frontdesk_core::CoreError::Conflict(_) => {
+                ApiError::new(ErrorCode::AlreadyRated, "this session has been rated already")
+            }
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(rating)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReactRequest {
+    pub session_id: ConversationId,
+    /// `up`, `down`, or null to clear.
+    pub reaction: Option<Reaction>,
+}
+
+/// Thumbs up or down on an assistant or bot message.
+#[utoipa::path(post, path = "/api/chat/message/{id}/react", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    params(("id" = MessageId, Path, description = "The message id")),
+    request_body = ReactRequest,
+    responses(
+        (status = 200, body = Message),
+        (status = 400, description = "malformed_request", body = ErrorBody),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 422, description = "invalid_field (only assistant and bot messages take reactions)", body = ErrorBody),
+    ))]
+pub async fn react(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReactRequest>,
+) -> Result<Json<Message>, ApiError> {
+    authorize(&st, &ctx, body.session_id).await?;
+    let message_id: MessageId = parse_id(&id, "message")?;
+    let message = st.chat.react(&ctx.site, body.session_id, message_id, body.reaction).await?;
+    Ok(Json(message))
+}

@@ -1,0 +1,74 @@
+//! The server's settings, part of the binary's typed configuration file.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// A visitor's session token stops working after this long without a request from it.
+    pub session_ttl_secs: u64,
+    /// An agent's login cookie stops working after this long without a request.
+    pub login_ttl_secs: u64,
+    /// The dashboard's own URL (such as `https://desk.example.com`): its origin is the one
+    /// state-changing app requests must come from. When unset, the request's Host is used.
+    pub public_url: Option<String>,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+    /// Take the client's IP from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    pub rate_limits: RateLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            session_ttl_secs: 86_400,
+            login_ttl_secs: 1_209_600,
+            public_url: None,
+            max_body_bytes: 65_536,
+            trust_forwarded_for: false,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// Per-key limits. Zero turns a limit off.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub messages_per_minute_per_session: u32,
+    pub sessions_per_minute_per_ip: u32,
+    pub logins_per_minute_per_ip: u32,
+    pub login_failures_per_account_per_15min: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            messages_per_minute_per_session: 20,
+            sessions_per_minute_per_ip: 30,
+            logins_per_minute_per_ip: 20,
+            login_failures_per_account_per_15min: 10,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_settings_keep_defaults_and_unknown_keys_are_refused() {
+        let c: ServerConfig = serde_json::from_value(serde_json::json!({
+            "public_url": "https://desk.example.com",
+            "rate_limits": { "messages_per_minute_per_session": 5 }
+        }))
+        .unwrap_or_default();
+        assert_eq!(c.public_url.as_deref(), Some("https://desk.example.com"));
+        assert_eq!(c.rate_limits.messages_per_minute_per_session, 5);
+        assert_eq!(c.rate_limits.sessions_per_minute_per_ip, 30);
+        assert_eq!(c.session_ttl_secs, 86_400);
+        assert!(serde_json::from_value::<ServerConfig>(serde_json::json!({ "sesion_ttl_secs": 1 })).is_err());
+        assert!(serde_json::from_value::<ServerConfig>(serde_json::json!({ "rate_limits": { "x": 1 } })).is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! What every handler shares: the use cases, settings, caches, limiters and metrics.
+
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::limiter::RateLimiter;
+use crate::metrics::Metrics;
+use crate::token::TokenCodec;
+use frontdesk_core::Timestamp;
+use frontdesk_core::chat::Chat;
+use frontdesk_core::model::Site;
+use frontdesk_core::origin;
+use frontdesk_core::store::StoreError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How long a site looked up by its public key is trusted without asking the store again
+/// (other nodes' edits show up after at most this long; this node's at once).
+const SITE_TTL_MS: i64 = 30_000;
+/// How long the union of all sites' allowed origins (for preflights) is kept.
+const ORIGINS_TTL_MS: i64 = 10_000;
+/// Above this many cached sites, expired entries are dropped on the next insert.
+const SITE_CACHE_SOFT_CAP: usize = 10_000;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+pub struct Limits {
+    pub messages: Arc<dyn RateLimiter>,
+    pub sessions: Arc<dyn RateLimiter>,
+    pub logins: Arc<dyn RateLimiter>,
+    pub login_failures: Arc<dyn RateLimiter>,
+}
+
+pub struct Inner {
+    pub chat: Chat,
+    pub config: ServerConfig,
+    pub tokens: TokenCodec,
+    pub sites: SiteCache,
+    pub limits: Limits,
+    pub metrics: Metrics,
+    /// The public URL's origin, when configured.
+    pub public_origin: Option<String>,
+    pub secure_cookies: bool,
+    /// A real argon2id hash of a random password: unknown emails are checked against it so a
+    /// login takes as long whether or not the account exists.
+    pub dummy_password_hash: String,
+    /// The OpenAPI document, rendered once.
+    pub openapi_json: String,
+}
+
+impl Inner {
+    pub fn now(&self) -> Timestamp {
+        self.chat.clock.now()
+    }
+
+    pub fn session_ttl_secs(&self) -> i64 {
+        i64::try_from(self.config.session_ttl_secs).unwrap_or(i64::MAX / 1000)
+    }
+
+    pub fn login_ttl_secs(&self) -> i64 {
+        i64::try_from(self.config.login_ttl_secs).unwrap_or(i64::MAX / 1000)
+    }
+
+    /// The site with this public key, from the cache when fresh.
+    pub async fn site_by_public_key(&self, public_key: &str) -> Result<Option<Arc<Site>>, ApiError> {
+        let now = self.now();
+        if let Some(site) = self.sites.get(public_key, now) {
+            return Ok(Some(site));
+        }
+        match self.chat.store.get_site_by_public_key(public_key).await {
+            Ok(site) => {
+                let site = Arc::new(site);
+                self.sites.put(public_key, site.clone(), now);
+                Ok(Some(site))
+            }
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether any site allows this origin (preflights carry no key to say which site).
+    pub async fn origin_allowed_anywhere(&self, request_origin: &str) -> Result<bool, ApiError> {
+        let now = self.now();
+        let origins = match self.sites.all_origins(now) {
+            Some(o) => o,
+            None => {
+                let sites = self.chat.store.list_all_sites().await?;
+                let mut all: Vec<String> = sites.into_iter().flat_map(|s| s.allowed_origins).collect();
+                all.sort();
+                all.dedup();
+                let all = Arc::new(all);
+                self.sites.put_all_origins(all.clone(), now);
+                all
+            }
+        };
+        Ok(origin::origin_allowed(&origins, request_origin))
+    }
+}
+
+struct Cached<T> {
+    value: T,
+    at: Timestamp,
+}
+
+#[derive(Default)]
+pub struct SiteCache {
+    by_key: Mutex<HashMap<String, Cached<Arc<Site>>>>,
+    all_origins: Mutex<Option<Cached<Arc<Vec<String>>>>>,
+}
+
+fn fresh(at: Timestamp, now: Timestamp, ttl_ms: i64) -> bool {
+    now.millis().saturating_sub(at.millis()) < ttl_ms && now >= at
+}
+
+impl SiteCache {
+    fn get(&self, public_key: &str, now: Timestamp) -> Option<Arc<Site>> {
+        let map = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(public_key).filter(|c| fresh(c.at, now, SITE_TTL_MS)).map(|c| c.value.clone())
+    }
+
+    fn put(&self, public_key: &str, site: Arc<Site>, now: Timestamp) {
+        let mut map = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SITE_CACHE_SOFT_CAP {
+            map.retain(|_, c| fresh(c.at, now, SITE_TTL_MS));
+        }
+        map.insert(public_key.to_owned(), Cached { value: site, at: now });
+    }
+
+    fn all_origins(&self, now: Timestamp) -> Option<Arc<Vec<String>>> {
+        let slot = self.all_origins.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().filter(|c| fresh(c.at, now, ORIGINS_TTL_MS)).map(|c| c.value.clone())
+    }
+
+    fn put_all_origins(&self, origins: Arc<Vec<String>>, now: Timestamp) {
+        *self.all_origins.lock().unwrap_or_else(|e| e.into_inner()) = Some(Cached { value: origins, at: now });
+    }
+
+    /// Forgets everything after a site was created or changed in this process.
+    pub fn invalidate(&self) {
+        self.by_key.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.all_origins.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}

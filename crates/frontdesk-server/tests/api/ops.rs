@@ -1,0 +1,373 @@
+//! Operations: the OpenAPI document, metrics, graceful shutdown.
+
+use crate::support::*;
+use async_trait::async_trait;
+use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::events::OutboxEvent;
+use frontdesk_core::model::*;
+use frontdesk_core::ports::FixedClock;
+use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreResult};
+use frontdesk_core::{ConversationId, MessageId, OrgId, SiteId, Timestamp, UserId, VisitorId};
+use frontdesk_server::ServerConfig;
+use frontdesk_server::env::OsEntropy;
+use frontdesk_store_sqlite::{SqliteOptions, SqliteStore};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Every route the server has, with its methods.
+const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/chat/health", &["get"]),
+    ("/api/chat/config", &["get"]),
+    ("/api/chat/session", &["post"]),
+    ("/api/chat/session/{id}", &["get"]),
+    ("/api/chat/session/{id}/end", &["post"]),
+    ("/api/chat/session/{id}/rate", &["post"]),
+    ("/api/chat/message", &["post"]),
+    ("/api/chat/message/{id}/react", &["post"]),
+    ("/api/chat/history/{session_id}", &["get"]),
+    ("/api/app/login", &["post"]),
+    ("/api/app/logout", &["post"]),
+    ("/api/app/me", &["get"]),
+    ("/api/app/orgs/{org_id}/conversations", &["get"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}", &["get"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/messages", &["post"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/status", &["post"]),
+    ("/api/app/orgs/{org_id}/sites", &["get", "post"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}", &["get", "patch"]),
+    ("/api/app/orgs/{org_id}/audit", &["get"]),
+    ("/metrics", &["get"]),
+    ("/api/openapi.json", &["get"]),
+];
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_the_error_schema() {
+    let server = TestServer::start(Backend::Sqlite, "openapi", roomy_config()).await.expect("sqlite");
+    let r = raw(Method::GET, &format!("{}/api/openapi.json", server.base), &[], None).await;
+    assert_eq!(r.status, 200);
+    let doc = r.body;
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    assert_eq!(paths.len(), ROUTES.len(), "documented: {:?}", paths.keys().collect::<Vec<_>>());
+    for (path, methods) in ROUTES {
+        let item = &paths.get(*path).cloned().unwrap_or(Value::Null);
+        for method in *methods {
+            let op = &item[*method];
+            assert!(op.is_object(), "{method} {path} is documented");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| r.keys().any(|s| s.starts_with('2'))),
+                "{method} {path}"
+            );
+        }
+        // Every documented route answers something other than "no such endpoint".
+        let probe = raw(
+            Method::from_bytes(methods[0].to_uppercase().as_bytes()).unwrap_or(Method::GET),
+            &format!("{}{path}", server.base),
+            &[("Origin", &server.base)],
+            None,
+        )
+        .await;
+        assert!(!(probe.status == 404 && probe.body["error"]["message"] == "no such endpoint"), "{path} is routed");
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    // Error responses use the error schema; requests and responses have schemas.
+    let send = &paths["/api/chat/message"]["post"];
+    assert!(send["requestBody"]["content"]["application/json"]["schema"].is_object());
+    assert_eq!(
+        send["responses"]["429"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+    for scheme in ["api_key", "session_token", "session_cookie"] {
+        assert!(doc["components"]["securitySchemes"][scheme].is_object(), "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_messages() {
+    let server = TestServer::start(Backend::Sqlite, "metrics", roomy_config()).await.expect("sqlite");
+    let client = server.chat_client();
+    client.get("/api/chat/health", None).await;
+    client.get("/api/chat/health", None).await;
+    let s = client.start().await;
+    client.say(&s, "one").await;
+    client.say(&s, "two").await;
+    raw(Method::GET, &format!("{}/nothing/here/{}", server.base, s.token), &[], None).await;
+    let r = raw(Method::GET, &format!("{}/metrics", server.base), &[], None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/plain")));
+    let response = reqwest::get(format!("{}/metrics", server.base)).await.expect("metrics");
+    let text = response.text().await.unwrap_or_default();
+    for line in [
+        "frontdesk_store_info{backend=\"sqlite\"} 1",
+        "frontdesk_http_requests_total{method=\"GET\",route=\"/api/chat/health\",status=\"2xx\"} 2",
+        "frontdesk_http_requests_total{method=\"POST\",route=\"/api/chat/message\",status=\"2xx\"} 2",
+        "frontdesk_http_requests_total{method=\"POST\",route=\"/api/chat/session\",status=\"2xx\"} 1",
+        "frontdesk_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"4xx\"} 1",
+        "frontdesk_http_request_duration_seconds_count{method=\"GET\",route=\"/api/chat/health\"} 2",
+        "frontdesk_messages_created_total{author=\"visitor\"} 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    assert!(text.contains(
+        "frontdesk_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/chat/health\",le=\"+Inf\"} 2"
+    ));
+    // Raw paths (which can carry ids and tokens) never become labels.
+    assert!(!text.contains(&s.id) && !text.contains(&s.token));
+}
+
+/// A store whose `ping` (the health check's one call) can be held open, so a request is
+/// provably in flight when shutdown begins.
+struct GatedStore {
+    inner: SqliteStore,
+    armed: AtomicBool,
+    entered: Notify,
+    release: Notify,
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
+        self.inner.ping().await
+    }
+    async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
+        self.inner.get_or_init_setting(key, value).await
+    }
+    async fn create_org(&self, org: &Organization) -> StoreResult<()> {
+        self.inner.create_org(org).await
+    }
+    async fn get_org(&self, id: OrgId) -> StoreResult<Organization> {
+        self.inner.get_org(id).await
+    }
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        self.inner.list_orgs().await
+    }
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        self.inner.create_user(user).await
+    }
+    async fn get_user(&self, id: UserId) -> StoreResult<User> {
+        self.inner.get_user(id).await
+    }
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<User> {
+        self.inner.get_user_by_email(email).await
+    }
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        self.inner.set_password_hash(id, hash).await
+    }
+    async fn put_membership(&self, m: &Membership) -> StoreResult<()> {
+        self.inner.put_membership(m).await
+    }
+    async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership> {
+        self.inner.get_membership(org_id, user_id).await
+    }
+    async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>> {
+        self.inner.list_memberships_of_user(user_id).await
+    }
+    async fn create_login_session(&self, session: &LoginSession) -> StoreResult<()> {
+        self.inner.create_login_session(session).await
+    }
+    async fn get_login_session(&self, token_hash: &str) -> StoreResult<LoginSession> {
+        self.inner.get_login_session(token_hash).await
+    }
+    async fn touch_login_session(
+        &self,
+        token_hash: &str,
+        seen_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner.touch_login_session(token_hash, seen_at, expires_at).await
+    }
+    async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.inner.delete_login_session(token_hash).await
+    }
+    async fn create_site(&self, site: &Site) -> StoreResult<()> {
+        self.inner.create_site(site).await
+    }
+    async fn get_site(&self, org_id: OrgId, id: SiteId) -> StoreResult<Site> {
+        self.inner.get_site(org_id, id).await
+    }
+    async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
+        self.inner.get_site_by_public_key(public_key).await
+    }
+    async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>> {
+        self.inner.list_sites(org_id).await
+    }
+    async fn list_all_sites(&self) -> StoreResult<Vec<Site>> {
+        self.inner.list_all_sites().await
+    }
+    async fn update_site(&self, site: &Site) -> StoreResult<()> {
+        self.inner.update_site(site).await
+    }
+    async fn create_visitor(&self, visitor: &Visitor) -> StoreResult<()> {
+        self.inner.create_visitor(visitor).await
+    }
+    async fn get_visitor(&self, site_id: SiteId, id: VisitorId) -> StoreResult<Visitor> {
+        self.inner.get_visitor(site_id, id).await
+    }
+    async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()> {
+        self.inner.touch_visitor(site_id, id, seen_at).await
+    }
+    async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
+        self.inner.create_conversation(c).await
+    }
+    async fn get_conversation_for_site(&self, site_id: SiteId, id: ConversationId) -> StoreResult<Conversation> {
+        self.inner.get_conversation_for_site(site_id, id).await
+    }
+    async fn get_conversation(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Conversation> {
+        self.inner.get_conversation(org_id, id).await
+    }
+    async fn list_conversations(&self, org_id: OrgId, filter: &ConversationFilter) -> StoreResult<Vec<Conversation>> {
+        self.inner.list_conversations(org_id, filter).await
+    }
+    async fn append_message(
+        &self,
+        org_id: OrgId,
+        message: &NewMessage,
+        status: Option<StatusChange>,
+        visitor_activity: bool,
+    ) -> StoreResult<(Message, Conversation)> {
+        self.inner.append_message(org_id, message, status, visitor_activity).await
+    }
+    async fn change_status(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        change: StatusChange,
+        at: Timestamp,
+    ) -> StoreResult<Conversation> {
+        self.inner.change_status(org_id, id, change, at).await
+    }
+    async fn touch_conversation(&self, id: ConversationId, at: Timestamp) -> StoreResult<()> {
+        self.inner.touch_conversation(id, at).await
+    }
+    async fn list_messages(&self, id: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>> {
+        self.inner.list_messages(id, after_seq, limit).await
+    }
+    async fn get_message(&self, conversation_id: ConversationId, id: MessageId) -> StoreResult<Message> {
+        self.inner.get_message(conversation_id, id).await
+    }
+    async fn set_reaction(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+    ) -> StoreResult<Message> {
+        self.inner.set_reaction(org_id, conversation_id, id, reaction).await
+    }
+    async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()> {
+        self.inner.create_rating(org_id, rating).await
+    }
+    async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating> {
+        self.inner.get_rating(conversation_id).await
+    }
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.inner.append_audit(event).await
+    }
+    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        self.inner.list_audit(org_id, limit).await
+    }
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        self.inner.outbox_after(after, limit).await
+    }
+}
+
+#[tokio::test]
+async fn serve_stops_accepting_and_finishes_in_flight_requests_on_shutdown() {
+    let dir = std::env::temp_dir().join(format!("frontdesk-server-shutdown-{}", uuid::Uuid::now_v7().simple()));
+    let inner = SqliteStore::open(&dir.join("frontdesk.db"), SqliteOptions::default()).await.expect("sqlite");
+    let store =
+        Arc::new(GatedStore { inner, armed: AtomicBool::new(false), entered: Notify::new(), release: Notify::new() });
+    let clock = Arc::new(FixedClock::at(START_MS));
+    let router = frontdesk_server::build(store.clone(), ServerConfig::default(), clock, Arc::new(OsEntropy))
+        .await
+        .expect("router");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(frontdesk_server::serve(listener, router, async move {
+        let _ = rx.await;
+    }));
+    assert_eq!(raw(Method::GET, &format!("{base}/api/chat/health"), &[], None).await.status, 200);
+
+    // A health check held inside the store when shutdown begins still gets its answer.
+    store.armed.store(true, Ordering::SeqCst);
+    let url = format!("{base}/api/chat/health");
+    let in_flight = tokio::spawn(async move { raw(Method::GET, &url, &[], None).await });
+    store.entered.notified().await;
+    let _ = tx.send(());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!served.is_finished(), "serve waits for the request in flight");
+    let refused = reqwest::Client::new().get(format!("{base}/api/chat/health")).send().await;
+    assert!(refused.is_err(), "no new connections once shutdown began");
+    store.release.notify_one();
+    let answered = in_flight.await.expect("request task");
+    assert_eq!((answered.status, answered.body.clone()), (200, json!({"status": "ok"})));
+    let result = tokio::time::timeout(Duration::from_secs(10), served).await.expect("serve returns").expect("task");
+    assert!(result.is_ok(), "{result:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn build_refuses_unusable_settings() {
+    let dir = std::env::temp_dir().join(format!("frontdesk-server-settings-{}", uuid::Uuid::now_v7().simple()));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.join("frontdesk.db"), SqliteOptions::default()).await.expect("sqlite"));
+    let clock = Arc::new(FixedClock::at(START_MS));
+    let bad = [
+        ServerConfig { public_url: Some("desk.example.com".to_owned()), ..ServerConfig::default() },
+        ServerConfig { session_ttl_secs: 0, ..ServerConfig::default() },
+        ServerConfig { max_body_bytes: 0, ..ServerConfig::default() },
+    ];
+    for config in bad {
+        let result = frontdesk_server::build(store.clone(), config.clone(), clock.clone(), Arc::new(OsEntropy)).await;
+        assert!(matches!(result, Err(frontdesk_server::ServerError::Config(_))), "{config:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn nodes_sharing_a_database_accept_each_others_session_tokens() {
+    let dir = std::env::temp_dir().join(format!("frontdesk-server-nodes-{}", uuid::Uuid::now_v7().simple()));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.join("frontdesk.db"), SqliteOptions::default()).await.expect("sqlite"));
+    let clock = Arc::new(FixedClock::at(START_MS));
+    let chat = frontdesk_core::chat::Chat::new(store.clone(), clock.clone(), Arc::new(OsEntropy));
+    let org = frontdesk_server::admin::create_org(&chat, "Northwind").await.expect("org");
+    let site = frontdesk_server::admin::create_site(&chat, org.id, "Shop", &[SHOP.to_owned()]).await.expect("site");
+    let mut bases = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let router =
+            frontdesk_server::build(store.clone(), ServerConfig::default(), clock.clone(), Arc::new(OsEntropy))
+                .await
+                .expect("router");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        bases.push(format!("http://{}", listener.local_addr().expect("addr")));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        tokio::spawn(frontdesk_server::serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+    }
+    let a = frontdesk_testkit::chat_api::ChatClient::new(&bases[0], &site.public_key);
+    let b = frontdesk_testkit::chat_api::ChatClient::new(&bases[1], &site.public_key);
+    let s = a.start().await;
+    let r = b.say(&s, "asked on node a, answered on node b").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let key = store.get_or_init_setting(frontdesk_server::SESSION_TOKEN_KEY_SETTING, "ignored").await.expect("key");
+    assert_ne!(key, "ignored");
+    for tx in stops {
+        let _ = tx.send(());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
