@@ -7,7 +7,7 @@ use crate::markdown;
 use crate::model::*;
 use crate::ports::{Clock, Entropy};
 use crate::status::{ConversationStatus, StatusEvent, next_status};
-use crate::store::{Store, StoreError, StatusChange};
+use crate::store::{StatusChange, Store, StoreError};
 use crate::validate;
 use std::sync::Arc;
 
@@ -148,7 +148,13 @@ impl Chat {
         Ok((m, c))
     }
 
-    fn new_message(&self, conversation_id: ConversationId, author_kind: AuthorKind, author_id: Option<UserId>, body: String) -> NewMessage {
+    fn new_message(
+        &self,
+        conversation_id: ConversationId,
+        author_kind: AuthorKind,
+        author_id: Option<UserId>,
+        body: String,
+    ) -> NewMessage {
         NewMessage {
             id: MessageId::generate(&*self.clock, &*self.entropy),
             conversation_id,
@@ -189,7 +195,12 @@ impl Chat {
     }
 
     /// Applies a status event from an agent or the visitor, with compare-and-set retries.
-    pub async fn change_status(&self, org_id: OrgId, id: ConversationId, event: StatusEvent) -> Result<Conversation, CoreError> {
+    pub async fn change_status(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        event: StatusEvent,
+    ) -> Result<Conversation, CoreError> {
         let mut conversation = self.conversation(org_id, id).await?;
         for _ in 0..STATUS_RETRIES {
             let to = next_status(conversation.status, event)?;

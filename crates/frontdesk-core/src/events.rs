@@ -40,7 +40,10 @@ impl DomainEvent {
     }
 
     /// The events an appended message produces; stores call this so every backend writes the same.
-    pub fn for_message(message: &Message, status_change: Option<(ConversationStatus, ConversationStatus)>) -> Vec<Self> {
+    pub fn for_message(
+        message: &Message,
+        status_change: Option<(ConversationStatus, ConversationStatus)>,
+    ) -> Vec<Self> {
         let mut events = vec![Self::MessageCreated {
             conversation_id: message.conversation_id,
             message_id: message.id,

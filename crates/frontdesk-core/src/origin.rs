@@ -39,9 +39,9 @@ pub fn parse_allowed_origin(raw: &str) -> Result<String, CoreError> {
 fn is_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 253
-        && host
-            .split('.')
-            .all(|label| !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && host.split('.').all(|label| {
+            !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Whether a request's `Origin` header matches one of the site's entries.
@@ -57,7 +57,9 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
     allowed.iter().any(|entry| match entry.strip_prefix("*.") {
         // `*.example.com` covers `a.example.com` and `a.b.example.com`, not `example.com`
         // itself and never `evilexample.com`.
-        Some(domain) => host.len() > domain.len() + 1 && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'),
+        Some(domain) => {
+            host.len() > domain.len() + 1 && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.')
+        }
         None => *entry == origin,
     })
 }

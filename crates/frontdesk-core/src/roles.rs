@@ -26,10 +26,7 @@ impl Role {
     }
 
     pub fn allows(self, permission: Permission) -> bool {
-        PERMISSIONS
-            .iter()
-            .find(|(p, _)| *p == permission)
-            .is_some_and(|(_, roles)| roles.contains(&self))
+        PERMISSIONS.iter().find(|(p, _)| *p == permission).is_some_and(|(_, roles)| roles.contains(&self))
     }
 }
 

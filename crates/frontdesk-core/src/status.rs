@@ -50,14 +50,8 @@ pub enum StatusEvent {
 }
 
 impl StatusEvent {
-    pub const ALL: [StatusEvent; 6] = [
-        Self::VisitorMessage,
-        Self::AgentReply,
-        Self::Escalate,
-        Self::Resolve,
-        Self::Reopen,
-        Self::Close,
-    ];
+    pub const ALL: [StatusEvent; 6] =
+        [Self::VisitorMessage, Self::AgentReply, Self::Escalate, Self::Resolve, Self::Reopen, Self::Close];
 }
 
 /// Why a transition is refused.
@@ -114,9 +108,32 @@ mod tests {
         use TransitionError as E;
         let expected: [(ConversationStatus, [Result<ConversationStatus, TransitionError>; 6]); 4] = [
             //            visitor msg     agent reply     escalate                      resolve                         reopen                          close
-            (Active, [Ok(Active), Ok(Escalated), Ok(Escalated), Ok(Resolved), Err(E::NotReopenable("active")), Ok(Closed)]),
-            (Escalated, [Ok(Escalated), Ok(Escalated), Err(E::AlreadyThere("escalated")), Ok(Resolved), Err(E::NotReopenable("escalated")), Ok(Closed)]),
-            (Resolved, [Ok(Escalated), Ok(Escalated), Ok(Escalated), Err(E::AlreadyThere("resolved")), Ok(Escalated), Ok(Closed)]),
+            (
+                Active,
+                [Ok(Active), Ok(Escalated), Ok(Escalated), Ok(Resolved), Err(E::NotReopenable("active")), Ok(Closed)],
+            ),
+            (
+                Escalated,
+                [
+                    Ok(Escalated),
+                    Ok(Escalated),
+                    Err(E::AlreadyThere("escalated")),
+                    Ok(Resolved),
+                    Err(E::NotReopenable("escalated")),
+                    Ok(Closed),
+                ],
+            ),
+            (
+                Resolved,
+                [
+                    Ok(Escalated),
+                    Ok(Escalated),
+                    Ok(Escalated),
+                    Err(E::AlreadyThere("resolved")),
+                    Ok(Escalated),
+                    Ok(Closed),
+                ],
+            ),
             (Closed, [Err(E::Closed), Err(E::Closed), Err(E::Closed), Err(E::Closed), Err(E::Closed), Err(E::Closed)]),
         ];
         for (from, outcomes) in expected {

@@ -78,7 +78,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_login_session(&self, session: &LoginSession) -> StoreResult<()>;
     async fn get_login_session(&self, token_hash: &str) -> StoreResult<LoginSession>;
-    async fn touch_login_session(&self, token_hash: &str, seen_at: Timestamp, expires_at: Timestamp) -> StoreResult<()>;
+    async fn touch_login_session(&self, token_hash: &str, seen_at: Timestamp, expires_at: Timestamp)
+    -> StoreResult<()>;
     async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()>;
 
     // Sites.
@@ -119,14 +120,26 @@ pub trait Store: Send + Sync + 'static {
         visitor_activity: bool,
     ) -> StoreResult<(Message, Conversation)>;
     /// Compare-and-set of the status, with its outbox event.
-    async fn change_status(&self, org_id: OrgId, id: ConversationId, change: StatusChange, at: Timestamp) -> StoreResult<Conversation>;
+    async fn change_status(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        change: StatusChange,
+        at: Timestamp,
+    ) -> StoreResult<Conversation>;
     /// Records a visitor's request, which keeps the session token alive.
     async fn touch_conversation(&self, id: ConversationId, at: Timestamp) -> StoreResult<()>;
     /// Messages with `seq > after_seq`, in order, at most `limit`.
     async fn list_messages(&self, id: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, conversation_id: ConversationId, id: MessageId) -> StoreResult<Message>;
     /// Sets or clears the reaction, with its outbox event.
-    async fn set_reaction(&self, org_id: OrgId, conversation_id: ConversationId, id: MessageId, reaction: Option<Reaction>) -> StoreResult<Message>;
+    async fn set_reaction(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        id: MessageId,
+        reaction: Option<Reaction>,
+    ) -> StoreResult<Message>;
     /// `Conflict` when the conversation was rated already. Writes `rating.created`.
     async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()>;
     async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating>;

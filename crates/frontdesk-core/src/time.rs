@@ -34,9 +34,7 @@ impl Timestamp {
     }
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-        i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-            .ok()
-            .map(Timestamp)
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
     }
 }
 
@@ -49,8 +47,7 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Timestamp::parse_rfc3339(&text)
-            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+        Timestamp::parse_rfc3339(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
     }
 }
 
@@ -58,9 +55,7 @@ impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            )))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
             .into()
     }
 }

@@ -21,7 +21,10 @@ pub fn message_content(raw: &str) -> Result<String, CoreError> {
         return Err(invalid("content", "a message needs at least one character"));
     }
     if count > MAX_MESSAGE_CHARS {
-        return Err(invalid("content", format!("a message has at most {MAX_MESSAGE_CHARS} characters (this one has {count})")));
+        return Err(invalid(
+            "content",
+            format!("a message has at most {MAX_MESSAGE_CHARS} characters (this one has {count})"),
+        ));
     }
     Ok(cleaned)
 }
@@ -29,10 +32,8 @@ pub fn message_content(raw: &str) -> Result<String, CoreError> {
 /// Control characters out (bar `\n` and `\t`), `\r\n` and `\r` to `\n`, then trimmed.
 pub fn clean_text(raw: &str) -> String {
     let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let kept: String = unified
-        .chars()
-        .filter(|c| *c == '\n' || *c == '\t' || !(c.is_control() || is_invisible_format(*c)))
-        .collect();
+    let kept: String =
+        unified.chars().filter(|c| *c == '\n' || *c == '\t' || !(c.is_control() || is_invisible_format(*c))).collect();
     kept.trim().to_owned()
 }
 
@@ -55,10 +56,7 @@ pub fn short_text(field: &str, raw: &str, max_chars: usize) -> Result<String, Co
 }
 
 pub fn stars(stars: i64) -> Result<u8, CoreError> {
-    u8::try_from(stars)
-        .ok()
-        .filter(|s| (1..=5).contains(s))
-        .ok_or_else(|| invalid("stars", "a rating is 1 to 5 stars"))
+    u8::try_from(stars).ok().filter(|s| (1..=5).contains(s)).ok_or_else(|| invalid("stars", "a rating is 1 to 5 stars"))
 }
 
 pub fn rating_tags(tags: &[String]) -> Result<Vec<String>, CoreError> {

@@ -1,3 +1,4 @@
 //! Helpers for the workspace's integration tests. Never a dependency of production code.
 
+pub mod chat_api;
 pub mod pg;

@@ -1,0 +1,138 @@
+//! `frontdesk demo`: a ready-to-try server. The first run creates a demo organization, an owner
+//! and a site; later runs reuse them (the owner's password is kept in `demo.json`).
+
+use crate::settings::Settings;
+use crate::storage::Storage;
+use anyhow::Context;
+use frontdesk_core::chat::Chat;
+use frontdesk_core::keys::random_base62;
+use frontdesk_core::model::Site;
+use frontdesk_core::ports::{Clock, Entropy};
+use frontdesk_core::roles::Role;
+use frontdesk_core::{OrgId, SiteId};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const DEMO_OWNER_EMAIL: &str = "owner@demo.frontdesk.test";
+
+/// What `demo.json` holds: enough for a script or a test to drive the demo.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DemoInfo {
+    pub url: String,
+    pub org_id: OrgId,
+    pub site_id: SiteId,
+    pub site_key: String,
+    pub owner_email: String,
+    pub owner_password: String,
+}
+
+pub async fn run(
+    settings: &Settings,
+    storage: &Storage,
+    chat: &Chat,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    // Bind first: with `--port 0` the site's allowed origins need the real port.
+    let listener = crate::bind(settings.bind).await?;
+    let addr = listener.local_addr()?;
+    let info_path = settings.data_dir.join("demo.json");
+    let info = provision(chat, &info_path, addr).await?;
+    let text = serde_json::to_string_pretty(&info)?;
+    std::fs::write(&info_path, text).with_context(|| format!("cannot write {}", info_path.display()))?;
+
+    println!();
+    println!("  Frontdesk demo is running at {}", info.url);
+    println!("  Owner login:   {} / {}", info.owner_email, info.owner_password);
+    println!("  Site key:      {}", info.site_key);
+    println!("  Details:       {}", info_path.display());
+    println!("  Try the chat API:");
+    println!(
+        "    curl -s -X POST {}/api/chat/session -H 'X-API-Key: {}' -H 'Content-Type: application/json' -d '{{}}'",
+        info.url, info.site_key
+    );
+    println!();
+    crate::serve(settings, storage, clock, entropy, Some(listener)).await
+}
+
+fn demo_origins(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+}
+
+async fn provision(chat: &Chat, info_path: &Path, addr: SocketAddr) -> anyhow::Result<DemoInfo> {
+    let url = format!("http://{addr}");
+    if let Some(mut info) = existing(chat, info_path).await? {
+        // Reused data: make sure the page on this run's port may talk to the site.
+        let mut site = chat.store.get_site(info.org_id, info.site_id).await?;
+        add_origins(&mut site, &demo_origins(addr));
+        site.updated_at = chat.clock.now();
+        chat.store.update_site(&site).await?;
+        info.url = url;
+        return Ok(info);
+    }
+    let org = frontdesk_server::admin::create_org(chat, "Northwind Lamps (demo)").await?;
+    let password = random_base62(&*chat.entropy, 16);
+    let owner = match chat.store.get_user_by_email(DEMO_OWNER_EMAIL).await {
+        Ok(user) => {
+            // A previous demo left the account but not demo.json: give it a fresh password we know.
+            let hash = frontdesk_server::admin::hash_password(chat, &password)?;
+            chat.store.set_password_hash(user.id, &hash).await?;
+            chat.store
+                .put_membership(&frontdesk_core::model::Membership {
+                    org_id: org.id,
+                    user_id: user.id,
+                    role: Role::Owner,
+                    created_at: chat.clock.now(),
+                })
+                .await?;
+            user
+        }
+        Err(_) => {
+            frontdesk_server::admin::create_user(
+                chat,
+                DEMO_OWNER_EMAIL,
+                "Demo Owner",
+                &password,
+                Some((org.id, Role::Owner)),
+            )
+            .await?
+        }
+    };
+    let site = frontdesk_server::admin::create_site(chat, org.id, "Northwind Lamps shop", &demo_origins(addr)).await?;
+    Ok(DemoInfo {
+        url,
+        org_id: org.id,
+        site_id: site.id,
+        site_key: site.public_key,
+        owner_email: owner.email,
+        owner_password: password,
+    })
+}
+
+/// The demo of an earlier run, if `demo.json` exists and its records are still in the database.
+async fn existing(chat: &Chat, info_path: &Path) -> anyhow::Result<Option<DemoInfo>> {
+    let Ok(text) = std::fs::read_to_string(info_path) else {
+        return Ok(None);
+    };
+    let Ok(info) = serde_json::from_str::<DemoInfo>(&text) else {
+        tracing::warn!(path = %info_path.display(), "demo.json is unreadable; creating a new demo");
+        return Ok(None);
+    };
+    let present = chat.store.get_org(info.org_id).await.is_ok()
+        && chat.store.get_site(info.org_id, info.site_id).await.is_ok()
+        && chat.store.get_user_by_email(&info.owner_email).await.is_ok();
+    Ok(present.then_some(info))
+}
+
+fn add_origins(site: &mut Site, origins: &[String]) {
+    for origin in origins {
+        if !site.allowed_origins.contains(origin) {
+            site.allowed_origins.push(origin.clone());
+        }
+    }
+}

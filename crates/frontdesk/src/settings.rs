@@ -1,0 +1,256 @@
+//! One typed settings struct. Sources, later ones winning: built-in defaults, a TOML file
+//! (`--config` or `FRONTDESK_CONFIG`), `FRONTDESK_*` environment variables, command-line flags.
+//! Unknown keys are an error in every source, so a typo never silently does nothing.
+
+use anyhow::{Context, bail};
+use frontdesk_server::ServerConfig;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Where the SQLite database (and later the search index) live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    /// `normal` (survives a process crash) or `full` (also survives power loss, slower).
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `frontdesk_server=debug,info`.
+    pub log_level: String,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSynchronous {
+    #[default]
+    Normal,
+    Full,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./frontdesk-data"),
+            database_url: None,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+/// Passwords in database URLs never reach a log line.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split(':').next().unwrap_or("");
+                if credentials.contains(':') {
+                    format!("{scheme}://{user}:***@{host}")
+                } else {
+                    format!("{scheme}://{user}@{host}")
+                }
+            }
+            None => url.to_owned(),
+        },
+        None => "***".to_owned(),
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+/// Environment variables that belong to the tooling, not to the settings.
+const ENV_NOT_SETTINGS: &[&str] = &["FRONTDESK_CONFIG"];
+const ENV_IGNORED_PREFIXES: &[&str] = &["FRONTDESK_TEST_"];
+
+/// Flags that override the other sources.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct StorageFlags {
+    /// A TOML settings file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and other local state.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (`postgres://user@host/db`); SQLite in the data directory when absent.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// `text` or `json` log lines.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Loads from the file, the process environment and the flags.
+    pub fn load(flags: &StorageFlags, bind: Option<SocketAddr>) -> anyhow::Result<Settings> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(flags, bind, &env)
+    }
+
+    pub fn load_from(
+        flags: &StorageFlags,
+        bind: Option<SocketAddr>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Settings> {
+        let file = flags
+            .config
+            .clone()
+            .or_else(|| env.iter().find(|(k, _)| k == "FRONTDESK_CONFIG").map(|(_, v)| PathBuf::from(v)));
+        let mut table = match file {
+            Some(path) => read_file(&path)?,
+            None => toml::Table::new(),
+        };
+        for (key, value) in env {
+            let Some(name) = key.strip_prefix("FRONTDESK_") else { continue };
+            if ENV_NOT_SETTINGS.contains(&key.as_str()) || ENV_IGNORED_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                continue;
+            }
+            let path: Vec<String> = name.split("__").map(str::to_lowercase).collect();
+            insert_path(&mut table, &path, env_value(value)).with_context(|| format!("environment variable {key}"))?;
+        }
+        let mut settings: Settings = Settings::deserialize(toml::Value::Table(table)).context("invalid settings")?;
+        if let Some(dir) = &flags.data_dir {
+            settings.data_dir = dir.clone();
+        }
+        if let Some(url) = &flags.database_url {
+            settings.database_url = Some(url.clone());
+        }
+        if let Some(format) = flags.log_format {
+            settings.log_format = format;
+        }
+        if let Some(bind) = bind {
+            settings.bind = bind;
+        }
+        if let Some(url) = &settings.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("database_url must start with postgres:// (got {})", redact_url(url));
+        }
+        Ok(settings)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<toml::Table> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.parse::<toml::Table>().with_context(|| format!("{} is not valid TOML", path.display()))
+}
+
+/// An environment value as TOML would read it (numbers and booleans typed), else a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    match path {
+        [] => bail!("empty key"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => insert_path(inner, rest, value),
+                _ => bail!("`{first}` is not a section"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_then_env_then_flags() {
+        let flags = StorageFlags { data_dir: Some(PathBuf::from("/flag")), ..Default::default() };
+        let s = Settings::load_from(
+            &flags,
+            None,
+            &env(&[
+                ("FRONTDESK_DATA_DIR", "/env"),
+                ("FRONTDESK_LOG_FORMAT", "json"),
+                ("FRONTDESK_SERVER__RATE_LIMITS__MESSAGES_PER_MINUTE_PER_SESSION", "1000"),
+                ("FRONTDESK_TEST_DATABASE_URL", "postgres://ignored"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .expect("valid settings");
+        assert_eq!(s.data_dir, PathBuf::from("/flag"));
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.server.rate_limits.messages_per_minute_per_session, 1000);
+        assert_eq!(s.bind.port(), 8080);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_BIMD", "x")]));
+        assert!(format!("{:#}", err.expect_err("typo must fail")).contains("bimd"));
+        let err = Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_SERVER__NOPE", "1")]));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn files_are_read_and_validated() {
+        let dir = std::env::temp_dir().join(format!("fd-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("frontdesk.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\n[server]\nsession_ttl_secs = 60\n").expect("write");
+        let flags = StorageFlags { config: Some(path.clone()), ..Default::default() };
+        let s = Settings::load_from(&flags, None, &[]).expect("valid file");
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.server.session_ttl_secs, 60);
+        std::fs::write(&path, "database_url = \"mysql://x\"\n").expect("write");
+        assert!(Settings::load_from(&flags, None, &[]).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        let s = Settings { database_url: Some("postgres://app:hunter2@db:5432/fd".to_owned()), ..Default::default() };
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://app:***@db:5432/fd"), "{debug}");
+        assert_eq!(redact_url("postgres://app@db/fd"), "postgres://app@db/fd");
+    }
+}

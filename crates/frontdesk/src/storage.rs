@@ -1,0 +1,58 @@
+//! Opens the configured backend. The concrete store is kept next to the trait object so the
+//! process can close it cleanly on shutdown.
+
+use crate::settings::{Settings, SqliteSynchronous, redact_url};
+use anyhow::Context;
+use frontdesk_core::store::Store;
+use frontdesk_store_postgres::PgStore;
+use frontdesk_store_sqlite::{SqliteOptions, SqliteStore};
+use std::sync::Arc;
+
+pub enum Storage {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+impl Storage {
+    /// Connects and runs the backend's migrations.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Storage> {
+        match &settings.database_url {
+            Some(url) => {
+                let store = PgStore::connect(url)
+                    .await
+                    .with_context(|| format!("cannot open PostgreSQL at {}", redact_url(url)))?;
+                Ok(Storage::Postgres(Arc::new(store)))
+            }
+            None => {
+                let path = settings.data_dir.join("frontdesk.db");
+                let options =
+                    SqliteOptions { synchronous_full: settings.sqlite_synchronous == SqliteSynchronous::Full };
+                let store = SqliteStore::open(&path, options)
+                    .await
+                    .with_context(|| format!("cannot open SQLite at {}", path.display()))?;
+                Ok(Storage::Sqlite(Arc::new(store)))
+            }
+        }
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Storage::Sqlite(s) => s.clone(),
+            Storage::Postgres(s) => s.clone(),
+        }
+    }
+
+    pub fn describe(&self, settings: &Settings) -> String {
+        match self {
+            Storage::Sqlite(_) => format!("sqlite:{}", settings.data_dir.join("frontdesk.db").display()),
+            Storage::Postgres(_) => redact_url(settings.database_url.as_deref().unwrap_or("")),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Storage::Sqlite(s) => s.close().await,
+            Storage::Postgres(s) => s.close().await,
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Black-box tests of the `frontdesk` binary: provisioning through the CLI, `serve` and `demo`
+//! as real processes, the public chat API over HTTP, graceful stop and restart — on SQLite and
+//! on PostgreSQL.
+
+use frontdesk_testkit::chat_api::{self, ChatClient};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const SHOP: &str = "https://shop.example.com";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "frontdesk-cli-{name}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn frontdesk(storage: &[String]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
+    cmd.args(storage).env("FRONTDESK_LOG_LEVEL", "warn").kill_on_drop(true);
+    // Settings come only from the test, never from the developer's environment.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FRONTDESK_") && !key.starts_with("FRONTDESK_TEST_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs a CLI command with `--json` and returns its output.
+async fn cli_json(storage: &[String], args: &[&str]) -> Value {
+    let out = frontdesk(storage).args(args).arg("--json").output().await.expect("run frontdesk");
+    assert!(out.status.success(), "frontdesk {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `frontdesk <args>` and waits for its "listening" line.
+    async fn start(storage: &[String], args: &[&str]) -> Server {
+        let mut child = frontdesk(storage)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn frontdesk");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(url) = line.trim().strip_prefix("Frontdesk listening on ") {
+                    return url.to_owned();
+                }
+            }
+            panic!("frontdesk exited before listening");
+        })
+        .await
+        .expect("frontdesk listens within a minute");
+        // Keep draining stdout so the process never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { child, base }
+    }
+
+    /// SIGTERM, then the process must exit by itself, successfully.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("stops within 20 s")
+            .expect("exit status");
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    }
+}
+
+struct Provisioned {
+    site_key: String,
+    other_site_key: String,
+    org_id: String,
+}
+
+async fn provision(storage: &[String]) -> Provisioned {
+    let out = frontdesk(storage).arg("migrate").output().await.expect("migrate");
+    assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+    let org = cli_json(storage, &["org", "create", "--name", "Acme"]).await;
+    let org_id = org["id"].as_str().expect("org id").to_owned();
+    let user = cli_json(
+        storage,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ann@acme.test",
+            "--name",
+            "Ann",
+            "--password",
+            "correct horse battery",
+            "--org",
+            &org_id,
+            "--role",
+            "owner",
+        ],
+    )
+    .await;
+    assert_eq!(user["role"], "owner");
+    let site =
+        cli_json(storage, &["site", "create", "--org", &org_id, "--name", "Shop", "--allowed-origin", SHOP]).await;
+    let key = site["public_key"].as_str().expect("public key").to_owned();
+    assert!(key.starts_with("pk_") && key.len() == 35, "{key}");
+    assert!(site["secret"].as_str().is_some_and(|s| s.starts_with("sk_")));
+    let other_org = cli_json(storage, &["org", "create", "--name", "Globex"]).await;
+    let other = cli_json(
+        storage,
+        &[
+            "site",
+            "create",
+            "--org",
+            other_org["id"].as_str().expect("id"),
+            "--name",
+            "Globex",
+            "--allowed-origin",
+            "*.globex.test",
+        ],
+    )
+    .await;
+    Provisioned { site_key: key, other_site_key: other["public_key"].as_str().expect("key").to_owned(), org_id }
+}
+
+/// Logs in as the owner and lists the organization's conversations through the private API.
+async fn agent_sees_conversations(base: &str, org_id: &str) -> usize {
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{base}/api/app/login"))
+        .header("Origin", base)
+        .json(&json!({"email": "ann@acme.test", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status().as_u16(), 200);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let list: Value = http
+        .get(format!("{base}/api/app/orgs/{org_id}/conversations"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("JSON");
+    list["conversations"].as_array().map(Vec::len).unwrap_or_else(|| panic!("a conversation list: {list}"))
+}
+
+async fn black_box_story(storage: Vec<String>) {
+    let p = provision(&storage).await;
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    let other = ChatClient::new(&server.base, &p.other_site_key).with_origin("https://www.globex.test");
+    let ended = chat_api::session_lifecycle(&client).await;
+    chat_api::access_rules(&client, &other).await;
+    chat_api::message_rate_limit(&client).await;
+    let before = client.history(&ended).await;
+    assert!(agent_sees_conversations(&server.base, &p.org_id).await >= 4);
+    server.stop().await;
+
+    // Everything survives a restart, and the session token still verifies.
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    assert_eq!(client.history(&ended).await, before);
+    let view = client.get(&format!("/api/chat/session/{}", ended.id), Some(&ended.token)).await;
+    assert_eq!(view.body["status"], "closed");
+    assert_eq!(view.body["rating"]["stars"], 5);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn serve_on_sqlite_passes_the_black_box_story() {
+    let dir = temp_dir("sqlite");
+    black_box_story(vec!["--data-dir".to_owned(), dir.display().to_string()]).await;
+    assert!(dir.join("frontdesk.db").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn serve_on_postgres_passes_the_black_box_story() {
+    let Some(url) = frontdesk_testkit::pg::fresh_database_url("serve_on_postgres_passes_the_black_box_story").await
+    else {
+        return;
+    };
+    black_box_story(vec!["--database-url".to_owned(), url]).await;
+}
+
+fn read_demo(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("demo.json")).expect("demo.json written");
+    serde_json::from_str(&text).expect("demo.json is JSON")
+}
+
+#[tokio::test]
+async fn demo_serves_a_ready_site_and_reuses_it() {
+    let dir = temp_dir("demo");
+    let storage = vec!["--data-dir".to_owned(), dir.display().to_string()];
+    let server = Server::start(&storage, &["demo", "--port", "0"]).await;
+    let demo = read_demo(&dir);
+    for key in ["url", "org_id", "site_id", "site_key", "owner_email", "owner_password"] {
+        assert!(demo[key].is_string(), "demo.json has {key}: {demo}");
+    }
+    assert_eq!(demo["url"], server.base.as_str());
+    // The demo page's own origin is allowed to use the site.
+    let client = ChatClient::new(&server.base, demo["site_key"].as_str().expect("key")).with_origin(&server.base);
+    chat_api::session_lifecycle(&client).await;
+    server.stop().await;
+
+    let server = Server::start(&storage, &["demo", "--port", "0"]).await;
+    let again = read_demo(&dir);
+    assert_eq!(again["org_id"], demo["org_id"], "the second run reuses the demo organization");
+    assert_eq!(again["owner_password"], demo["owner_password"]);
+    let client = ChatClient::new(&server.base, again["site_key"].as_str().expect("key")).with_origin(&server.base);
+    assert_eq!(client.start().await.id.len(), 36, "the new port's origin is allowed too");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn bad_settings_fail_with_a_clear_message() {
+    let dir = temp_dir("bad");
+    let out = frontdesk(&["--data-dir".to_owned(), dir.display().to_string()])
+        .arg("migrate")
+        .env("FRONTDESK_SERVER__SESION_TTL_SECS", "5")
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sesion_ttl_secs"), "names the unknown key: {err}");
+    let out = frontdesk(&["--database-url".to_owned(), "postgres://nobody:secret@127.0.0.1:1/none".to_owned()])
+        .arg("migrate")
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("secret"), "the password is not printed: {err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
