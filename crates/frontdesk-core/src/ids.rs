@@ -1,10 +1,7 @@
 //! Typed UUIDv7 identifiers. A v7 id sorts by creation time, which keeps indexes compact.
 
 use crate::ports::{Clock, Entropy};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-use uuid::Uuid;
+pub use uuid::Uuid;
 
 /// Makes a UUIDv7 from the injected clock and entropy, so tests are deterministic.
 pub fn new_uuid_v7(clock: &dyn Clock, entropy: &dyn Entropy) -> Uuid {
@@ -14,57 +11,59 @@ pub fn new_uuid_v7(clock: &dyn Clock, entropy: &dyn Entropy) -> Uuid {
     uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid()
 }
 
+#[macro_export]
+#[doc(hidden)]
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         #[schema(value_type = String, format = Uuid)]
-        pub struct $name(pub Uuid);
+        pub struct $name(pub $crate::ids::Uuid);
 
         impl $name {
-            pub fn generate(clock: &dyn Clock, entropy: &dyn Entropy) -> Self {
-                $name(new_uuid_v7(clock, entropy))
+            pub fn generate(clock: &dyn $crate::ports::Clock, entropy: &dyn $crate::ports::Entropy) -> Self {
+                $name($crate::ids::new_uuid_v7(clock, entropy))
             }
-            pub const fn uuid(self) -> Uuid {
+            pub const fn uuid(self) -> $crate::ids::Uuid {
                 self.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = uuid::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map($name)
+                $crate::ids::Uuid::parse_str(s).map($name)
             }
         }
 
-        impl From<Uuid> for $name {
-            fn from(u: Uuid) -> Self {
+        impl From<$crate::ids::Uuid> for $name {
+            fn from(u: $crate::ids::Uuid) -> Self {
                 $name(u)
             }
         }
     };
 }
 
-id_type!(
+crate::id_type!(
     /// An organization: the tenant boundary.
     OrgId
 );
-id_type!(UserId);
-id_type!(SiteId);
-id_type!(VisitorId);
-id_type!(
+crate::id_type!(UserId);
+crate::id_type!(SiteId);
+crate::id_type!(VisitorId);
+crate::id_type!(
     /// A conversation. The public API calls it a session: `session_id` is this id.
     ConversationId
 );
-id_type!(MessageId);
-id_type!(AuditEventId);
+crate::id_type!(MessageId);
+crate::id_type!(AuditEventId);
 
 #[cfg(test)]
 mod tests {

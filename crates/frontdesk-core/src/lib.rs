@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod keys;
+pub mod knowledge;
 pub mod markdown;
 pub mod model;
 pub mod origin;

@@ -128,6 +128,82 @@ impl Default for WidgetConfig {
     }
 }
 
+/// Which model writes the assistant's answers.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProviderSettings {
+    /// Offline: answers are built from the retrieved passages themselves; nothing is invented.
+    #[default]
+    Extractive,
+    /// Any OpenAI-compatible chat-completions API (OpenAI, Mistral, Ollama, vLLM, llama.cpp).
+    Openai {
+        /// E.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+        base_url: String,
+        model: String,
+        /// Stored with the site; API responses replace it with a mask (see [`Site::redacted`]).
+        #[serde(default)]
+        api_key: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProviderSettings::Extractive => f.write_str("Extractive"),
+            ProviderSettings::Openai { base_url, model, api_key } => f
+                .debug_struct("Openai")
+                .field("base_url", base_url)
+                .field("model", model)
+                .field("api_key", &api_key.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
+}
+
+/// What the assistant does when the knowledge base cannot answer with confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LowConfidenceAction {
+    /// Say so honestly and offer a "Talk to a person" quick reply.
+    #[default]
+    OfferPerson,
+    /// Say so and hand the conversation to a person at once.
+    Escalate,
+}
+
+/// Per-site settings of the AI assistant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AssistantSettings {
+    /// When false, visitors' messages wait for a person (no automatic answers).
+    pub enabled: bool,
+    /// The site's own instructions (tone, name), placed before the fixed grounding rules.
+    pub system_prompt: String,
+    pub provider: ProviderSettings,
+    pub temperature: f32,
+    pub max_tokens: u32,
+    /// Sent as the first message of a new conversation, when not empty.
+    pub welcome_message: String,
+    /// Words or phrases that hand the conversation to a person at once (case-insensitive).
+    pub escalation_keywords: Vec<String>,
+    pub low_confidence: LowConfidenceAction,
+}
+
+impl Default for AssistantSettings {
+    fn default() -> Self {
+        AssistantSettings {
+            enabled: true,
+            system_prompt: String::new(),
+            provider: ProviderSettings::Extractive,
+            temperature: 0.2,
+            max_tokens: 600,
+            welcome_message: String::new(),
+            escalation_keywords: Vec::new(),
+            low_confidence: LowConfidenceAction::OfferPerson,
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Site {
     pub id: SiteId,
@@ -141,8 +217,25 @@ pub struct Site {
     pub secret: String,
     pub allowed_origins: Vec<String>,
     pub widget: WidgetConfig,
+    #[serde(default)]
+    pub assistant: AssistantSettings,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// What replaces a stored secret in API responses.
+pub const REDACTED: &str = "********";
+
+impl Site {
+    /// The site as an API response may show it: the LLM API key masked (the site secret is never
+    /// serialized at all).
+    pub fn redacted(&self) -> Site {
+        let mut site = self.clone();
+        if let ProviderSettings::Openai { api_key: Some(key), .. } = &mut site.assistant.provider {
+            *key = REDACTED.to_owned();
+        }
+        site
+    }
 }
 
 impl std::fmt::Debug for Site {

@@ -129,6 +129,7 @@ pub(crate) async fn create_site_with_widget(
         secret: keys::new_site_secret(&*chat.entropy),
         allowed_origins,
         widget,
+        assistant: Default::default(),
         created_at: now,
         updated_at: now,
     };

@@ -17,7 +17,8 @@ use axum::{Json, Router};
 use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::chat::HISTORY_PAGE;
 use frontdesk_core::model::{
-    Conversation, LoginSession, Membership, Message, Rating, Site, User, Visitor, WidgetConfig,
+    AssistantSettings, Conversation, LoginSession, Membership, Message, ProviderSettings, REDACTED, Rating, Site, User,
+    Visitor, WidgetConfig,
 };
 use frontdesk_core::roles::{Permission, Role};
 use frontdesk_core::status::{ConversationStatus, StatusEvent};
@@ -542,7 +543,8 @@ pub struct SiteList {
     ))]
 pub async fn list_sites(State(st): State<AppState>, member: OrgMember) -> Result<Json<SiteList>, ApiError> {
     member.require(Permission::ReadConversations)?;
-    Ok(Json(SiteList { sites: st.chat.store.list_sites(member.org_id()).await? }))
+    let sites = st.chat.store.list_sites(member.org_id()).await?;
+    Ok(Json(SiteList { sites: sites.iter().map(Site::redacted).collect() }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -582,7 +584,7 @@ pub async fn create_site(
     let details = serde_json::json!({ "name": site.name, "allowed_origins": site.allowed_origins });
     audit(&st, member.org_id(), Some(member.user.id), "site.create", ("site", site.id.to_string()), &meta, details)
         .await;
-    Ok((StatusCode::CREATED, Json(site)))
+    Ok((StatusCode::CREATED, Json(site.redacted())))
 }
 
 /// One site (never its secret).
@@ -604,7 +606,7 @@ pub async fn get_site(
         StoreError::NotFound => ApiError::not_found("site"),
         other => other.into(),
     })?;
-    Ok(Json(site))
+    Ok(Json(site.redacted()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -613,9 +615,11 @@ pub struct UpdateSiteRequest {
     pub name: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
     pub widget: Option<WidgetConfig>,
+    /// The AI assistant's settings. An `api_key` equal to the mask responses show keeps the stored key.
+    pub assistant: Option<AssistantSettings>,
 }
 
-/// Changes a site's name, allowed origins or widget configuration.
+/// Changes a site's name, allowed origins, widget or assistant configuration.
 #[utoipa::path(patch, path = "/api/app/orgs/{org_id}/sites/{site_id}", tag = "app", security(("session_cookie" = [])),
     params(("org_id" = OrgId, Path), ("site_id" = SiteId, Path)),
     request_body = UpdateSiteRequest,
@@ -653,13 +657,30 @@ pub async fn update_site(
         site.widget = widget;
         changed.push("widget");
     }
+    if let Some(mut assistant) = body.assistant {
+        keep_masked_api_key(&site.assistant.provider, &mut assistant.provider);
+        site.assistant = assistant;
+        changed.push("assistant");
+    }
     site.updated_at = st.now();
     st.chat.store.update_site(&site).await?;
     st.sites.invalidate();
     let details = serde_json::json!({ "fields": changed });
     audit(&st, member.org_id(), Some(member.user.id), "site.update", ("site", site.id.to_string()), &meta, details)
         .await;
-    Ok(Json(site))
+    Ok(Json(site.redacted()))
+}
+
+/// A client that read the site back sees the key masked; sending the mask again means "unchanged".
+fn keep_masked_api_key(stored: &ProviderSettings, incoming: &mut ProviderSettings) {
+    if let (
+        ProviderSettings::Openai { api_key: Some(old), .. },
+        ProviderSettings::Openai { api_key: new @ Some(_), .. },
+    ) = (stored, incoming)
+        && new.as_deref() == Some(REDACTED)
+    {
+        *new = Some(old.clone());
+    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -284,6 +284,7 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         secret: keys::new_site_secret(&*entropy),
         allowed_origins: vec!["https://acme.example".to_owned()],
         widget: WidgetConfig::default(),
+        assistant: AssistantSettings::default(),
         created_at: clock.now(),
         updated_at: clock.now(),
     };
@@ -295,6 +296,18 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         secret: keys::new_site_secret(&*entropy),
         allowed_origins: vec![],
         widget: WidgetConfig { language: "nl".to_owned(), ..WidgetConfig::default() },
+        // The stored API key must come back: only API responses mask it.
+        assistant: AssistantSettings {
+            system_prompt: "You are Globex's helper.".to_owned(),
+            provider: ProviderSettings::Openai {
+                base_url: "http://127.0.0.1:11434/v1".to_owned(),
+                model: "mistral".to_owned(),
+                api_key: Some("sk-test-key".to_owned()),
+            },
+            escalation_keywords: vec!["refund".to_owned()],
+            low_confidence: LowConfidenceAction::Escalate,
+            ..AssistantSettings::default()
+        },
         created_at: clock.now(),
         updated_at: clock.now(),
     };

@@ -157,7 +157,7 @@ macro_rules! session_cols {
 }
 macro_rules! site_cols {
     () => {
-        "id, org_id, name, public_key, secret, allowed_origins, widget, created_at, updated_at"
+        "id, org_id, name, public_key, secret, allowed_origins, widget, assistant, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
@@ -232,6 +232,7 @@ fn site_from_row(row: &PgRow) -> StoreResult<Site> {
         secret: get(row, "secret")?,
         allowed_origins: json_at(row, "allowed_origins")?,
         widget: json_at(row, "widget")?,
+        assistant: json_at(row, "assistant")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -566,7 +567,7 @@ impl Store for PgStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
             .bind(site.id.0)
             .bind(site.org_id.0)
             .bind(&site.name)
@@ -574,6 +575,7 @@ impl Store for PgStore {
             .bind(&site.secret)
             .bind(Json(&site.allowed_origins))
             .bind(Json(&site.widget))
+            .bind(Json(&site.assistant))
             .bind(site.created_at.0)
             .bind(site.updated_at.0)
             .execute(&self.pool)
@@ -622,13 +624,14 @@ impl Store for PgStore {
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE sites SET name = $1, public_key = $2, secret = $3, allowed_origins = $4, widget = $5, \
-             updated_at = $6 WHERE id = $7 AND org_id = $8",
+             assistant = $6, updated_at = $7 WHERE id = $8 AND org_id = $9",
         )
         .bind(&site.name)
         .bind(&site.public_key)
         .bind(&site.secret)
         .bind(Json(&site.allowed_origins))
         .bind(Json(&site.widget))
+        .bind(Json(&site.assistant))
         .bind(site.updated_at.0)
         .bind(site.id.0)
         .bind(site.org_id.0)

@@ -73,7 +73,8 @@ async fn nodes_starting_at_once_migrate_once_and_share_the_data() {
     let mut raw = sqlx::PgConnection::connect(&url).await.expect("raw connection");
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut raw).await.expect("migrations");
-    assert_eq!(applied, 1, "each migration applied once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).expect("migrations dir").count();
+    assert_eq!(applied, i64::try_from(files).expect("count"), "each migration applied once");
     raw.close().await.expect("close");
     for node in [a, b, c] {
         node.close().await;

@@ -229,7 +229,7 @@ macro_rules! session_cols {
 }
 macro_rules! site_cols {
     () => {
-        "id, org_id, name, public_key, secret, allowed_origins, widget, created_at, updated_at"
+        "id, org_id, name, public_key, secret, allowed_origins, widget, assistant, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
@@ -304,6 +304,7 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         secret: get(row, "secret")?,
         allowed_origins: json_at(row, "allowed_origins")?,
         widget: json_at(row, "widget")?,
+        assistant: json_at(row, "assistant")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -638,7 +639,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(id(site.id.0))
             .bind(id(site.org_id.0))
             .bind(&site.name)
@@ -646,6 +647,7 @@ impl Store for SqliteStore {
             .bind(&site.secret)
             .bind(to_json(&site.allowed_origins)?)
             .bind(to_json(&site.widget)?)
+            .bind(to_json(&site.assistant)?)
             .bind(site.created_at.0)
             .bind(site.updated_at.0)
             .execute(&self.writer)
@@ -693,14 +695,15 @@ impl Store for SqliteStore {
 
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, updated_at = ? \
-             WHERE id = ? AND org_id = ?",
+            "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, assistant = ?, \
+             updated_at = ? WHERE id = ? AND org_id = ?",
         )
         .bind(&site.name)
         .bind(&site.public_key)
         .bind(&site.secret)
         .bind(to_json(&site.allowed_origins)?)
         .bind(to_json(&site.widget)?)
+        .bind(to_json(&site.assistant)?)
         .bind(site.updated_at.0)
         .bind(id(site.id.0))
         .bind(id(site.org_id.0))

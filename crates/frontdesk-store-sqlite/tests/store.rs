@@ -90,7 +90,8 @@ async fn opening_again_is_idempotent_even_while_open() {
         .fetch_one(&mut raw)
         .await
         .expect("count migrations");
-    assert_eq!(applied, 1, "each migration is applied once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).expect("migrations dir").count();
+    assert_eq!(applied, i64::try_from(files).expect("count"), "each migration is applied once");
     raw.close().await.expect("close");
 }
 
