@@ -6,6 +6,7 @@ pub mod chat;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod kb;
 pub mod keys;
 pub mod knowledge;
 pub mod markdown;

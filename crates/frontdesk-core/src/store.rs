@@ -7,6 +7,7 @@
 use crate::audit::AuditEvent;
 use crate::events::OutboxEvent;
 use crate::ids::*;
+use crate::knowledge::{Article, ArticleId, ArticleStatus};
 use crate::model::*;
 use crate::status::ConversationStatus;
 use crate::time::Timestamp;
@@ -40,6 +41,16 @@ pub struct ConversationFilter {
     pub site_id: Option<SiteId>,
     pub visitor_id: Option<VisitorId>,
     /// Newest first; at most this many (capped by the store at 200).
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArticleFilter {
+    pub site_id: Option<SiteId>,
+    pub status: Option<ArticleStatus>,
+    /// A case-insensitive substring of the title or body.
+    pub text: Option<String>,
+    /// Most recently updated first; at most this many (0 means 50; capped at 500).
     pub limit: u32,
 }
 
@@ -143,6 +154,20 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict` when the conversation was rated already. Writes `rating.created`.
     async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()>;
     async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating>;
+
+    // Knowledge base.
+
+    /// `Conflict` when the site already has an article with the same external key.
+    async fn create_article(&self, article: &Article) -> StoreResult<()>;
+    async fn get_article(&self, org_id: OrgId, id: ArticleId) -> StoreResult<Article>;
+    async fn get_article_by_external_key(&self, site_id: SiteId, key: &str) -> StoreResult<Article>;
+    /// Replaces everything but the ids and `created_at`; scoped by the article's org.
+    async fn update_article(&self, article: &Article) -> StoreResult<()>;
+    async fn delete_article(&self, org_id: OrgId, id: ArticleId) -> StoreResult<()>;
+    async fn list_articles(&self, org_id: OrgId, filter: &ArticleFilter) -> StoreResult<Vec<Article>>;
+    /// Every article of one site, or of every site, in any status: what the search index is
+    /// rebuilt and reconciled from.
+    async fn all_articles(&self, site_id: Option<SiteId>) -> StoreResult<Vec<Article>>;
 
     // Audit log and outbox.
 

@@ -14,12 +14,14 @@ use frontdesk_core::chat::{Chat, StartSession};
 use frontdesk_core::error::CoreError;
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
+use frontdesk_core::kb::{ArticleDraft, KnowledgeBase};
 use frontdesk_core::keys;
+use frontdesk_core::knowledge::{Article, ArticleStatus};
 use frontdesk_core::model::*;
 use frontdesk_core::ports::{Clock, FixedClock, SeededEntropy};
 use frontdesk_core::roles::Role;
 use frontdesk_core::status::{ConversationStatus, StatusEvent};
-use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreError, StoreResult};
+use frontdesk_core::store::{ArticleFilter, ConversationFilter, StatusChange, Store, StoreError, StoreResult};
 use frontdesk_core::time::Timestamp;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -82,6 +84,8 @@ pub struct Snapshot {
     pub audit_b: Vec<AuditEvent>,
     /// The outbox events of the story's two organizations, oldest first.
     pub outbox: Vec<OutboxEvent>,
+    /// Every article of the two sites, by id.
+    pub articles: Vec<Article>,
 }
 
 #[track_caller]
@@ -781,6 +785,9 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         "nothing of the story after its last event"
     );
 
+    knowledge_chapter(store.clone(), clock.clone(), entropy.clone(), (org_a.id, site_a.id), (org_b.id, site_b.id))
+        .await;
+
     let ids = StoryIds {
         org_a: org_a.id,
         org_b: org_b.id,
@@ -862,6 +869,11 @@ async fn snapshot(store: &dyn Store, o: &StoryIds, session: &str, initialized: &
         audit_a: ok(store.list_audit(o.org_a, 100).await, "snapshot: audit A"),
         audit_b: ok(store.list_audit(o.org_b, 100).await, "snapshot: audit B"),
         outbox: story_outbox(store, o.org_a, o.org_b).await,
+        articles: {
+            let mut all = ok(store.all_articles(Some(o.site_a)).await, "snapshot: articles A");
+            all.extend(ok(store.all_articles(Some(o.site_b)).await, "snapshot: articles B"));
+            all
+        },
     }
 }
 
@@ -894,6 +906,8 @@ pub async fn check_persisted(store: Arc<dyn Store>, outcome: &StoryOutcome) {
     assert_eq!(now.audit_a, then.audit_a, "audit log A persisted");
     assert_eq!(now.audit_b, then.audit_b, "audit log B persisted");
     assert_eq!(now.outbox, then.outbox, "outbox persisted with the same ids");
+    assert_eq!(now.articles, then.articles, "articles persisted");
+    assert_eq!(now.articles.len(), 3, "the story leaves three articles");
     // The sequence goes on after a restart.
     let next = NewMessage {
         id: MessageId::generate(&FixedClock::at(START_MS), &SeededEntropy::new(fresh_seed())),
@@ -912,4 +926,104 @@ pub async fn check_persisted(store: Arc<dyn Store>, outcome: &StoryOutcome) {
     let outbox_after = story_outbox(&*store, outcome.ids.org_a, outcome.ids.org_b).await;
     let last_before = then.outbox.last().map_or(0, |e| e.id);
     assert!(outbox_after.last().is_some_and(|e| e.id > last_before), "outbox ids keep increasing after reopening");
+}
+
+/// Knowledge-base articles: scoped by organization, unique import keys per site, filters and
+/// text search that treat `%` and `_` literally, updates and deletes.
+async fn knowledge_chapter(
+    store: Arc<dyn Store>,
+    clock: Arc<FixedClock>,
+    entropy: Arc<SeededEntropy>,
+    (org_a, site_a): (OrgId, SiteId),
+    (org_b, site_b): (OrgId, SiteId),
+) {
+    let kb = KnowledgeBase::new(store.clone(), clock.clone(), entropy);
+    let draft = |title: &str, body: &str| ArticleDraft {
+        title: title.to_owned(),
+        body: body.to_owned(),
+        locale: Some("en".to_owned()),
+        tags: vec!["shipping".to_owned()],
+        status: Some(ArticleStatus::Published),
+        url: Some("https://help.acme.example/shipping".to_owned()),
+    };
+    clock.advance_seconds(1);
+    let shipping =
+        core_ok(kb.create(org_a, site_a, &draft("Shipping times", "We ship within 2 days."), None).await, "article");
+    assert_eq!(ok(store.get_article(org_a, shipping.id).await, "read article"), shipping);
+    not_found(store.get_article(org_b, shipping.id).await, "article of org A read through org B");
+    assert!(
+        matches!(kb.create(org_b, site_a, &draft("x", "y"), None).await, Err(CoreError::NotFound("site"))),
+        "an article on another organization's site is refused"
+    );
+
+    clock.advance_seconds(1);
+    let (imported, new) = core_ok(
+        kb.upsert_by_key(org_a, site_a, "returns.md", &draft("Returns", "30 days, 100% refund_policy.")).await,
+        "import",
+    );
+    assert!(new, "the first import creates");
+    clock.advance_seconds(1);
+    let mut changed = draft("Returns and refunds", "30 days, 100% refund_policy. Keep the receipt.");
+    changed.status = Some(ArticleStatus::Draft);
+    let (reimported, new) = core_ok(kb.upsert_by_key(org_a, site_a, "returns.md", &changed).await, "re-import");
+    assert!(!new && reimported.id == imported.id, "re-importing the same key updates the same article");
+    assert_eq!(reimported.title, "Returns and refunds");
+    assert!(reimported.updated_at > imported.updated_at);
+    let mut duplicate = reimported.clone();
+    duplicate.id = frontdesk_core::knowledge::ArticleId::generate(&*clock, &SeededEntropy::new(99));
+    conflict(store.create_article(&duplicate).await, "a second article with the same key on the site");
+    let same_key_elsewhere = core_ok(
+        kb.upsert_by_key(org_b, site_b, "returns.md", &draft("Retouren", "Binnen 30 dagen.")).await,
+        "B import",
+    );
+    assert_ne!(same_key_elsewhere.0.id, imported.id, "keys are per site");
+
+    let filter = |text: Option<&str>, status: Option<ArticleStatus>| ArticleFilter {
+        site_id: Some(site_a),
+        status,
+        text: text.map(str::to_owned),
+        limit: 0,
+    };
+    let titles = |list: Vec<Article>| list.into_iter().map(|a| a.title).collect::<Vec<_>>();
+    assert_eq!(
+        titles(ok(store.list_articles(org_a, &filter(None, None)).await, "list")),
+        ["Returns and refunds", "Shipping times"],
+        "most recently updated first"
+    );
+    assert_eq!(
+        titles(ok(store.list_articles(org_a, &filter(None, Some(ArticleStatus::Published))).await, "published")),
+        ["Shipping times"]
+    );
+    assert_eq!(titles(ok(store.list_articles(org_a, &filter(Some("SHIP"), None)).await, "search")), ["Shipping times"]);
+    assert_eq!(
+        titles(ok(store.list_articles(org_a, &filter(Some("100%"), None)).await, "percent")),
+        ["Returns and refunds"]
+    );
+    assert!(
+        ok(store.list_articles(org_a, &filter(Some("0%r"), None)).await, "wildcards").is_empty(),
+        "`%` in the search text matches only itself"
+    );
+    assert!(
+        ok(store.list_articles(org_a, &filter(Some("d_ys"), None)).await, "underscore").is_empty(),
+        "`_` in the search text matches only itself"
+    );
+    assert!(ok(store.list_articles(org_b, &filter(None, None)).await, "B through A's site").is_empty());
+
+    clock.advance_seconds(1);
+    let published = core_ok(kb.set_status(org_a, reimported.id, ArticleStatus::Published).await, "publish");
+    assert_eq!(ok(store.get_article(org_a, reimported.id).await, "published").status, ArticleStatus::Published);
+    assert_eq!(published.status, ArticleStatus::Published);
+
+    let doomed = core_ok(kb.create(org_a, site_a, &draft("Old promo", "Gone soon."), None).await, "doomed");
+    not_found(store.delete_article(org_b, doomed.id).await, "delete through another org");
+    core_ok(kb.delete(org_a, doomed.id).await, "delete");
+    not_found(store.get_article(org_a, doomed.id).await, "deleted article");
+    let mut ghost = doomed.clone();
+    ghost.title = "Back?".to_owned();
+    not_found(store.update_article(&ghost).await, "update a deleted article");
+
+    let all_a = ok(store.all_articles(Some(site_a)).await, "all of site A");
+    assert_eq!(all_a.len(), 2);
+    let everything = ok(store.all_articles(None).await, "all sites");
+    assert!(all_a.iter().all(|a| everything.contains(a)) && everything.contains(&same_key_elsewhere.0));
 }

@@ -25,6 +25,8 @@ use sqlx::{Decode, Postgres, QueryBuilder, Row, Type};
 use std::time::Duration;
 use uuid::Uuid;
 
+mod articles;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 const MAX_CONNECTIONS: u32 = 10;
@@ -988,6 +990,46 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn create_article(&self, article: &frontdesk_core::knowledge::Article) -> StoreResult<()> {
+        self.create_article_row(article).await
+    }
+
+    async fn get_article(
+        &self,
+        org_id: OrgId,
+        id: frontdesk_core::knowledge::ArticleId,
+    ) -> StoreResult<frontdesk_core::knowledge::Article> {
+        self.get_article_row(org_id, id).await
+    }
+
+    async fn get_article_by_external_key(
+        &self,
+        site_id: SiteId,
+        key: &str,
+    ) -> StoreResult<frontdesk_core::knowledge::Article> {
+        self.get_article_by_key_row(site_id, key).await
+    }
+
+    async fn update_article(&self, article: &frontdesk_core::knowledge::Article) -> StoreResult<()> {
+        self.update_article_row(article).await
+    }
+
+    async fn delete_article(&self, org_id: OrgId, id: frontdesk_core::knowledge::ArticleId) -> StoreResult<()> {
+        self.delete_article_row(org_id, id).await
+    }
+
+    async fn list_articles(
+        &self,
+        org_id: OrgId,
+        filter: &frontdesk_core::store::ArticleFilter,
+    ) -> StoreResult<Vec<frontdesk_core::knowledge::Article>> {
+        self.list_article_rows(org_id, filter).await
+    }
+
+    async fn all_articles(&self, site_id: Option<SiteId>) -> StoreResult<Vec<frontdesk_core::knowledge::Article>> {
+        self.all_article_rows(site_id).await
     }
 
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
