@@ -54,6 +54,13 @@ pub struct ArticleFilter {
     pub limit: u32,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArticleVersion {
+    pub id: ArticleId,
+    pub site_id: SiteId,
+    pub updated_at: Timestamp,
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
@@ -168,6 +175,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every article of one site, or of every site, in any status: what the search index is
     /// rebuilt and reconciled from.
     async fn all_articles(&self, site_id: Option<SiteId>) -> StoreResult<Vec<Article>>;
+    /// Id, site and `updated_at` of every article: a cheap way for each node to notice edits made
+    /// elsewhere (another node, the command line) and bring its search index up to date.
+    async fn article_versions(&self) -> StoreResult<Vec<ArticleVersion>>;
 
     // Audit log and outbox.
 

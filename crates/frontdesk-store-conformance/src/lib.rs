@@ -1024,6 +1024,12 @@ async fn knowledge_chapter(
 
     let all_a = ok(store.all_articles(Some(site_a)).await, "all of site A");
     assert_eq!(all_a.len(), 2);
+    let versions = ok(store.article_versions().await, "article versions");
+    for a in all_a.iter().chain([&same_key_elsewhere.0]) {
+        let v = versions.iter().find(|v| v.id == a.id).expect("every article has a version");
+        assert_eq!((v.site_id, v.updated_at), (a.site_id, a.updated_at), "version of {}", a.title);
+    }
+    assert!(!versions.iter().any(|v| v.id == doomed.id), "deleted articles have no version");
     let everything = ok(store.all_articles(None).await, "all sites");
     assert!(all_a.iter().all(|a| everything.contains(a)) && everything.contains(&same_key_elsewhere.0));
 }

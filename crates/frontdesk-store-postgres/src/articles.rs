@@ -2,7 +2,7 @@
 
 use super::*;
 use frontdesk_core::knowledge::{Article, ArticleId, ArticleStatus};
-use frontdesk_core::store::ArticleFilter;
+use frontdesk_core::store::{ArticleFilter, ArticleVersion};
 
 const ARTICLE_COLS: &str =
     "id, org_id, site_id, title, body, locale, tags, status, url, external_key, created_at, updated_at";
@@ -141,5 +141,14 @@ impl PgStore {
         }
         .map_err(map_err)?;
         rows.iter().map(article_from_row).collect()
+    }
+
+    pub(crate) async fn article_version_rows(&self) -> StoreResult<Vec<ArticleVersion>> {
+        let rows = sqlx::query("SELECT id, site_id, updated_at FROM articles").fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ArticleVersion { id: ArticleId(get(row, "id")?), site_id: SiteId(get(row, "site_id")?), updated_at: ts_at(row, "updated_at")? })
+            })
+            .collect()
     }
 }

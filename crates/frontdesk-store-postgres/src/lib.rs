@@ -1032,6 +1032,10 @@ impl Store for PgStore {
         self.all_article_rows(site_id).await
     }
 
+    async fn article_versions(&self) -> StoreResult<Vec<frontdesk_core::store::ArticleVersion>> {
+        self.article_version_rows().await
+    }
+
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         let rows = sqlx::query("SELECT id, org_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after)

@@ -1106,6 +1106,10 @@ impl Store for SqliteStore {
         self.all_article_rows(site_id).await
     }
 
+    async fn article_versions(&self) -> StoreResult<Vec<frontdesk_core::store::ArticleVersion>> {
+        self.article_version_rows().await
+    }
+
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         let rows = sqlx::query("SELECT id, org_id, payload, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?")
             .bind(after)
