@@ -42,6 +42,10 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let info_path = settings.data_dir.join("demo.json");
     let info = provision(chat, &info_path, addr).await?;
+    let site = chat.store.get_site(info.org_id, info.site_id).await?;
+    let kb = frontdesk_core::kb::KnowledgeBase::new(chat.store.clone(), clock.clone(), entropy.clone());
+    let report = crate::kb::import_texts(&kb, &site, &demo_articles()).await?;
+    tracing::info!(created = report.created, updated = report.updated, "demo knowledge base imported");
     let text = serde_json::to_string_pretty(&info)?;
     std::fs::write(&info_path, text).with_context(|| format!("cannot write {}", info_path.display()))?;
 
@@ -57,6 +61,24 @@ pub async fn run(
     );
     println!();
     crate::serve(settings, storage, clock, entropy, Some(listener)).await
+}
+
+/// The demo help center: a few articles about a fictional lamp shop, compiled into the binary.
+fn demo_articles() -> Vec<(String, String)> {
+    macro_rules! article {
+        ($file:literal) => {
+            (concat!("demo/", $file).to_owned(), include_str!(concat!("../demo/kb/", $file)).to_owned())
+        };
+    }
+    vec![
+        article!("shipping.md"),
+        article!("returns.md"),
+        article!("warranty.md"),
+        article!("app-setup.md"),
+        article!("bulbs.md"),
+        article!("payment.md"),
+        article!("wholesale-draft.md"),
+    ]
 }
 
 fn demo_origins(addr: SocketAddr) -> Vec<String> {

@@ -1,14 +1,16 @@
 //! The `frontdesk` command: `serve`, `demo`, `migrate` and the admin commands.
 
 mod demo;
+mod kb;
 mod settings;
 mod storage;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use frontdesk_core::chat::Chat;
+use frontdesk_core::kb::KnowledgeBase;
 use frontdesk_core::roles::Role;
-use frontdesk_core::{OrgId, ports::Clock, ports::Entropy};
+use frontdesk_core::{OrgId, SiteId, ports::Clock, ports::Entropy};
 use frontdesk_server::env::{OsEntropy, SystemClock};
 use serde_json::json;
 use settings::{LogFormat, Settings, StorageFlags};
@@ -59,6 +61,30 @@ enum Command {
     Site {
         #[command(subcommand)]
         command: SiteCommand,
+    },
+    /// The knowledge base the assistant answers from.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Import a folder of Markdown files (front matter: title, tags, locale, status, url).
+    /// Importing the same folder again updates the articles instead of duplicating them.
+    Import {
+        #[arg(long)]
+        site: SiteId,
+        dir: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a site's articles to a folder in the format `import` reads.
+    Export {
+        #[arg(long)]
+        site: SiteId,
+        dir: std::path::PathBuf,
     },
 }
 
@@ -186,6 +212,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     site.name, site.id, site.public_key, site.secret
                 ),
             );
+            Ok(())
+        }
+        Command::Kb { command: KbCommand::Import { site, dir, json } } => {
+            let site = kb::find_site(&*storage.store(), site).await?;
+            let knowledge = KnowledgeBase::new(storage.store(), clock.clone(), entropy.clone());
+            let report = kb::import_dir(&knowledge, &site, &dir).await?;
+            print_result(
+                json,
+                &json!({"created": report.created, "updated": report.updated}),
+                &format!("imported into {}: {} created, {} updated", site.name, report.created, report.updated),
+            );
+            Ok(())
+        }
+        Command::Kb { command: KbCommand::Export { site, dir } } => {
+            let site = kb::find_site(&*storage.store(), site).await?;
+            let written = kb::export_dir(&*storage.store(), &site, &dir).await?;
+            println!("exported {written} articles of {} to {}", site.name, dir.display());
             Ok(())
         }
     };

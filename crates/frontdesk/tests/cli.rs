@@ -260,3 +260,53 @@ async fn bad_settings_fail_with_a_clear_message() {
     assert!(!err.contains("secret"), "the password is not printed: {err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn kb_import_updates_instead_of_duplicating_and_export_round_trips() {
+    let dir = temp_dir("kb");
+    let storage = vec!["--data-dir".to_owned(), dir.join("data").display().to_string()];
+    let org = cli_json(&storage, &["org", "create", "--name", "Acme"]).await;
+    let site =
+        cli_json(&storage, &["site", "create", "--org", org["id"].as_str().expect("id"), "--name", "Shop"]).await;
+    let site_id = site["id"].as_str().expect("site id").to_owned();
+
+    let kb = dir.join("kb");
+    std::fs::create_dir_all(kb.join("orders")).expect("dirs");
+    std::fs::write(kb.join("shipping.md"), "---\ntitle: Shipping\nstatus: published\n---\nWe ship in 2 days.\n")
+        .expect("w");
+    std::fs::write(kb.join("orders/returns.md"), "# Returns\n\n30 days, no questions asked.\n").expect("w");
+    let first = cli_json(&storage, &["kb", "import", "--site", &site_id, &kb.display().to_string()]).await;
+    assert_eq!(first, json!({"created": 2, "updated": 0}));
+
+    std::fs::write(kb.join("shipping.md"), "---\ntitle: Shipping times\nstatus: published\n---\nWe ship in 1 day.\n")
+        .expect("w");
+    let again = cli_json(&storage, &["kb", "import", "--site", &site_id, &kb.display().to_string()]).await;
+    assert_eq!(again, json!({"created": 0, "updated": 2}), "the same keys update the same articles");
+
+    // A broken file stops the import before anything is written.
+    std::fs::write(kb.join("broken.md"), "---\ntitle: Broken\nstatus: live\n---\nbody\n").expect("w");
+    let out = frontdesk(&storage)
+        .args(["kb", "import", "--site", &site_id, &kb.display().to_string()])
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.md") && err.contains("live"), "names the file and the problem: {err}");
+    std::fs::remove_file(kb.join("broken.md")).expect("rm");
+
+    let exported = dir.join("exported");
+    let out = frontdesk(&storage)
+        .args(["kb", "export", "--site", &site_id, &exported.display().to_string()])
+        .output()
+        .await
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(exported.join("shipping.md")).expect("exported under its key");
+    assert!(text.contains("title: \"Shipping times\"") && text.contains("We ship in 1 day."), "{text}");
+    assert!(exported.join("orders/returns.md").exists());
+    // Importing the export changes nothing but updates in place.
+    let round = cli_json(&storage, &["kb", "import", "--site", &site_id, &exported.display().to_string()]).await;
+    assert_eq!(round, json!({"created": 0, "updated": 2}));
+    let _ = std::fs::remove_dir_all(dir);
+}
