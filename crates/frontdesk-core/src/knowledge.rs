@@ -85,4 +85,9 @@ pub struct Retrieval {
     pub top_semantic: Option<f32>,
     /// Whether the best lexical and best semantic hit are the same article.
     pub rankers_agree: Option<bool>,
+    /// How much of the query the best lexical passage contains: the IDF-weighted share of the
+    /// query's analyzed terms found in it (0–1). Unlike a BM25 score it does not depend on the size
+    /// of the knowledge base, so one threshold works for a small help center and a large one.
+    #[serde(default)]
+    pub lexical_coverage: Option<f32>,
 }

@@ -1,0 +1,809 @@
+//! The knowledge index: one tantivy index in a directory for all sites, plus the chunks' vectors.
+//!
+//! - Documents are chunks (see [`crate::chunk`]); each carries its site id (a raw `STRING` field every
+//!   query filters on), its article id, and its text analyzed into the field of its locale
+//!   (`body_en`, `body_nl`, …: lower-casing, stop words, the Snowball stemmer of that language).
+//! - The chunk's vector, with the id of the embedder that made it, is stored in the same document
+//!   (a stored bytes field), so vectors commit atomically with the text, survive a restart and are
+//!   recomputed only when the embedder changes or on [`KnowledgeIndex::rebuild`].
+//! - At open, every stored chunk is loaded into memory per site: the records that make passages and
+//!   one contiguous `f32` matrix of the site's vectors for brute-force cosine search.
+//!
+//! Blocking: every method does disk I/O or CPU work (and `upsert_article`, `rebuild` and `search`
+//! call the embedder when there is one). From async code call them through
+//! `tokio::task::spawn_blocking`. The index is `Send + Sync`; writes are serialized, searches run
+//! concurrently with them and see a change as soon as the writing call returns.
+
+use crate::chunk::{Chunk, chunk_article, indexed_text};
+use crate::embed::{Embedder, dot};
+use crate::fusion::Ranking;
+use crate::{KnowledgeError, Result};
+use frontdesk_core::ids::SiteId;
+use frontdesk_core::knowledge::{Article, ArticleId, ArticleStatus, Passage, Retrieval};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    TokenStream,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// The languages with their own analyzer; any other locale is analyzed as English.
+pub const LANGUAGES: &[(&str, Language)] = &[
+    ("en", Language::English),
+    ("nl", Language::Dutch),
+    ("de", Language::German),
+    ("fr", Language::French),
+    ("es", Language::Spanish),
+    ("it", Language::Italian),
+    ("pt", Language::Portuguese),
+    ("sv", Language::Swedish),
+    ("da", Language::Danish),
+    ("no", Language::Norwegian),
+    ("fi", Language::Finnish),
+];
+
+/// The analyzer language code for a locale (`nl-BE` → `nl`, `nb` → `no`, unknown → `en`).
+pub fn language_of(locale: &str) -> &'static str {
+    let primary = locale.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+    let primary = if primary == "nb" || primary == "nn" { "no".to_string() } else { primary };
+    LANGUAGES.iter().find(|(code, _)| *code == primary).map(|(code, _)| *code).unwrap_or("en")
+}
+
+fn analyzer(language: Language) -> TextAnalyzer {
+    let stop = StopWordFilter::new(language).unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()));
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(stop)
+        .filter(Stemmer::new(language))
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// How many candidates each ranker contributes before fusion.
+const CANDIDATES: usize = 50;
+
+/// Options of one search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    /// How many passages to return.
+    pub k: usize,
+    pub ranking: Ranking,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self { k: 5, ranking: Ranking::default() }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    key: Field,
+    article_id: Field,
+    site_id: Field,
+    ordinal: Field,
+    title: Field,
+    heading: Field,
+    text: Field,
+    url: Field,
+    locale: Field,
+    embedder: Field,
+    vector: Field,
+}
+
+fn schema() -> (Schema, Fields, HashMap<&'static str, Field>) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        chunk_id: b.add_text_field("chunk_id", STRING | STORED),
+        key: b.add_u64_field("key", FAST | STORED),
+        article_id: b.add_text_field("article_id", STRING | STORED),
+        site_id: b.add_text_field("site_id", STRING | STORED),
+        ordinal: b.add_u64_field("ordinal", STORED),
+        title: b.add_text_field("title", STORED),
+        heading: b.add_text_field("heading", STORED),
+        text: b.add_text_field("text", STORED),
+        url: b.add_text_field("url", STORED),
+        locale: b.add_text_field("locale", STORED),
+        embedder: b.add_text_field("embedder", STORED),
+        vector: b.add_bytes_field("vector", STORED),
+    };
+    let mut bodies = HashMap::new();
+    for (code, _) in LANGUAGES {
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(&format!("fd_{code}"))
+            .set_index_option(IndexRecordOption::WithFreqs);
+        let field = b.add_text_field(&format!("body_{code}"), TextOptions::default().set_indexing_options(indexing));
+        bodies.insert(*code, field);
+    }
+    (b.build(), fields, bodies)
+}
+
+/// A stable 64-bit key of a chunk id (FNV-1a), the fast field BM25 hits are resolved through.
+fn chunk_key(chunk_id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in chunk_id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// One chunk as it is kept in memory.
+#[derive(Debug)]
+struct ChunkRecord {
+    key: u64,
+    chunk_id: String,
+    article_id: ArticleId,
+    title: String,
+    heading: String,
+    text: String,
+    url: Option<String>,
+    locale: String,
+}
+
+/// A site's chunks and their vectors (row `i` of `vectors` belongs to `chunks[i]`).
+#[derive(Default)]
+struct SiteData {
+    chunks: Vec<Arc<ChunkRecord>>,
+    vectors: Vec<f32>,
+    by_key: HashMap<u64, usize>,
+    /// Chunk count per analyzer language, to know which fields a query must search.
+    languages: HashMap<&'static str, usize>,
+}
+
+impl SiteData {
+    fn push(&mut self, record: ChunkRecord, vector: Option<&[f32]>) {
+        if let Some(&i) = self.by_key.get(&record.key) {
+            self.remove_at(i, vector.map(<[f32]>::len).unwrap_or(0));
+        }
+        *self.languages.entry(language_of(&record.locale)).or_default() += 1;
+        self.by_key.insert(record.key, self.chunks.len());
+        self.chunks.push(Arc::new(record));
+        if let Some(v) = vector {
+            self.vectors.extend_from_slice(v);
+        }
+    }
+
+    fn remove_at(&mut self, i: usize, dim: usize) {
+        let removed = self.chunks.swap_remove(i);
+        self.by_key.remove(&removed.key);
+        if let Some(n) = self.languages.get_mut(language_of(&removed.locale)) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(moved) = self.chunks.get(i) {
+            self.by_key.insert(moved.key, i);
+        }
+        if dim > 0 && self.vectors.len() >= (i + 1) * dim {
+            let last = self.vectors.len() - dim;
+            if i * dim != last {
+                self.vectors.copy_within(last.., i * dim);
+            }
+            self.vectors.truncate(last);
+        }
+    }
+
+    fn remove_article(&mut self, article_id: ArticleId, dim: usize) {
+        let mut i = self.chunks.len();
+        while i > 0 {
+            i -= 1;
+            if self.chunks[i].article_id == article_id {
+                self.remove_at(i, dim);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    sites: HashMap<String, SiteData>,
+    /// Which site holds each indexed article.
+    article_site: HashMap<ArticleId, String>,
+}
+
+/// The per-site knowledge index. See the module documentation.
+pub struct KnowledgeIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    bodies: HashMap<&'static str, Field>,
+    analyzers: HashMap<&'static str, TextAnalyzer>,
+    embedder: Option<Arc<dyn Embedder>>,
+    state: RwLock<State>,
+}
+
+fn poisoned<T>(_: T) -> KnowledgeError {
+    KnowledgeError::Poisoned
+}
+
+fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn vector_from_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// A chunk ready to be written: its record, site and vector.
+struct Prepared {
+    site: String,
+    ordinal: usize,
+    record: ChunkRecord,
+    vector: Option<Vec<f32>>,
+}
+
+impl KnowledgeIndex {
+    /// Open (or create) the index in `dir`. Loads every stored chunk into memory; when an embedder is
+    /// given, chunks whose stored vector was made by another embedder (or has none) are embedded now
+    /// and written back, which can take a while the first time. Blocking.
+    pub fn open(dir: impl AsRef<Path>, embedder: Option<Arc<dyn Embedder>>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        let (schema, fields, bodies) = schema();
+        let directory = MmapDirectory::open(&dir).map_err(|e| KnowledgeError::Index(e.to_string()))?;
+        let index = Index::open_or_create(directory, schema)?;
+        let mut analyzers = HashMap::new();
+        for (code, language) in LANGUAGES {
+            index.tokenizers().register(&format!("fd_{code}"), analyzer(*language));
+            analyzers.insert(*code, analyzer(*language));
+        }
+        let writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let this = Self {
+            dir,
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            bodies,
+            analyzers,
+            embedder,
+            state: RwLock::new(State::default()),
+        };
+        this.load()?;
+        Ok(this)
+    }
+
+    /// The directory the index lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The embedder, when semantic retrieval is on.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    fn dim(&self) -> usize {
+        self.embedder.as_ref().map(|e| e.dim()).unwrap_or(0)
+    }
+
+    /// Read every stored chunk into memory, re-embedding the ones whose vector is stale.
+    fn load(&self) -> Result<()> {
+        let searcher = self.reader.searcher();
+        let f = self.fields;
+        let mut stale: Vec<Prepared> = Vec::new();
+        let mut fresh: Vec<Prepared> = Vec::new();
+        let embedder_id = self.embedder.as_ref().map(|e| e.id().to_string());
+        let dim = self.dim();
+        for segment in searcher.segment_readers() {
+            let store = segment.get_store_reader(4)?;
+            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
+                let doc = doc?;
+                let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                let chunk_id = text(f.chunk_id);
+                let Ok(article_id) = text(f.article_id).parse::<ArticleId>() else {
+                    tracing::warn!(chunk_id, "skipping a chunk with an invalid article id");
+                    continue;
+                };
+                let url = text(f.url);
+                let record = ChunkRecord {
+                    key: chunk_key(&chunk_id),
+                    article_id,
+                    title: text(f.title),
+                    heading: text(f.heading),
+                    text: text(f.text),
+                    url: (!url.is_empty()).then_some(url),
+                    locale: text(f.locale),
+                    chunk_id,
+                };
+                let ordinal = doc.get_first(f.ordinal).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+                let site = text(f.site_id);
+                let vector = match &embedder_id {
+                    Some(id) if text(f.embedder) == *id => doc
+                        .get_first(f.vector)
+                        .and_then(|v| v.as_bytes())
+                        .map(vector_from_bytes)
+                        .filter(|v| v.len() == dim),
+                    _ => None,
+                };
+                let prepared = Prepared { site, ordinal, record, vector };
+                if embedder_id.is_some() && prepared.vector.is_none() {
+                    stale.push(prepared);
+                } else {
+                    fresh.push(prepared);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            tracing::info!(chunks = stale.len(), "embedding chunks whose vectors are missing or stale");
+            self.embed_prepared(&mut stale)?;
+            let mut writer = self.writer.lock().map_err(poisoned)?;
+            for p in &stale {
+                writer.delete_term(Term::from_field_text(f.chunk_id, &p.record.chunk_id));
+                writer.add_document(self.document(p))?;
+            }
+            writer.commit()?;
+            self.reader.reload()?;
+        }
+        let mut state = self.state.write().map_err(poisoned)?;
+        *state = State::default();
+        for p in fresh.into_iter().chain(stale) {
+            state.article_site.insert(p.record.article_id, p.site.clone());
+            state.sites.entry(p.site).or_default().push(p.record, p.vector.as_deref());
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, article: &Article, chunks: Vec<Chunk>) -> Vec<Prepared> {
+        chunks
+            .into_iter()
+            .map(|c| Prepared {
+                site: article.site_id.to_string(),
+                ordinal: c.ordinal,
+                record: ChunkRecord {
+                    key: chunk_key(&c.id),
+                    chunk_id: c.id,
+                    article_id: article.id,
+                    title: c.title,
+                    heading: c.heading,
+                    text: c.text,
+                    url: article.url.clone(),
+                    locale: article.locale.clone(),
+                },
+                vector: None,
+            })
+            .collect()
+    }
+
+    fn embed_prepared(&self, prepared: &mut [Prepared]) -> Result<()> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(());
+        };
+        let texts: Vec<String> =
+            prepared.iter().map(|p| indexed_text(&p.record.title, &p.record.heading, &p.record.text)).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut vectors = Vec::with_capacity(refs.len());
+        for batch in refs.chunks(256) {
+            vectors.extend(embedder.embed(batch)?);
+        }
+        if vectors.len() != prepared.len() {
+            return Err(KnowledgeError::Embedding(format!(
+                "the embedder returned {} vectors for {} texts",
+                vectors.len(),
+                prepared.len()
+            )));
+        }
+        for (p, v) in prepared.iter_mut().zip(vectors) {
+            if v.len() != embedder.dim() {
+                return Err(KnowledgeError::Embedding(format!(
+                    "the embedder returned {} floats, expected {}",
+                    v.len(),
+                    embedder.dim()
+                )));
+            }
+            p.vector = Some(v);
+        }
+        Ok(())
+    }
+
+    fn document(&self, p: &Prepared) -> TantivyDocument {
+        let f = self.fields;
+        let r = &p.record;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.chunk_id, &r.chunk_id);
+        doc.add_u64(f.key, r.key);
+        doc.add_text(f.article_id, r.article_id.to_string());
+        doc.add_text(f.site_id, &p.site);
+        doc.add_u64(f.ordinal, p.ordinal as u64);
+        doc.add_text(f.title, &r.title);
+        doc.add_text(f.heading, &r.heading);
+        doc.add_text(f.text, &r.text);
+        if let Some(url) = &r.url {
+            doc.add_text(f.url, url);
+        }
+        doc.add_text(f.locale, &r.locale);
+        if let Some(body) = self.bodies.get(language_of(&r.locale)) {
+            doc.add_text(*body, indexed_text(&r.title, &r.heading, &r.text));
+        }
+        if let (Some(embedder), Some(v)) = (&self.embedder, &p.vector) {
+            doc.add_text(f.embedder, embedder.id());
+            doc.add_bytes(f.vector, &vector_bytes(v));
+        }
+        doc
+    }
+
+    fn site_article_query(&self, site: &str, article_id: ArticleId) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(self.fields.site_id, site)),
+            (Occur::Must, self.term_query(self.fields.article_id, &article_id.to_string())),
+        ]))
+    }
+
+    fn term_query(&self, field: Field, value: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+    }
+
+    /// Index a published article (replacing its previous chunks), or remove a draft. Visible to
+    /// searches when this returns. Blocking (embeds the chunks when there is an embedder).
+    pub fn upsert_article(&self, article: &Article) -> Result<()> {
+        if article.status != ArticleStatus::Published {
+            return self.remove_article(&article.site_id, article.id);
+        }
+        let mut prepared = self.prepare(article, chunk_article(article));
+        self.embed_prepared(&mut prepared)?;
+        let dim = self.dim();
+        let mut writer = self.writer.lock().map_err(poisoned)?;
+        // The article may have lived in another site before: remove it wherever it is.
+        writer.delete_term(Term::from_field_text(self.fields.article_id, &article.id.to_string()));
+        for p in &prepared {
+            writer.add_document(self.document(p))?;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        let mut state = self.state.write().map_err(poisoned)?;
+        if let Some(old_site) = state.article_site.remove(&article.id)
+            && let Some(site) = state.sites.get_mut(&old_site)
+        {
+            site.remove_article(article.id, dim);
+        }
+        let site_key = article.site_id.to_string();
+        if !prepared.is_empty() {
+            state.article_site.insert(article.id, site_key.clone());
+        }
+        let site = state.sites.entry(site_key).or_default();
+        for p in prepared {
+            site.push(p.record, p.vector.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Remove an article of a site (unpublished or deleted). An article of another site is left
+    /// alone. Visible to searches when this returns. Blocking.
+    pub fn remove_article(&self, site_id: &SiteId, article_id: ArticleId) -> Result<()> {
+        let site_key = site_id.to_string();
+        let dim = self.dim();
+        let mut writer = self.writer.lock().map_err(poisoned)?;
+        writer.delete_query(self.site_article_query(&site_key, article_id))?;
+        writer.commit()?;
+        self.reader.reload()?;
+        let mut state = self.state.write().map_err(poisoned)?;
+        if state.article_site.get(&article_id) == Some(&site_key) {
+            state.article_site.remove(&article_id);
+        }
+        if let Some(site) = state.sites.get_mut(&site_key) {
+            site.remove_article(article_id, dim);
+        }
+        Ok(())
+    }
+
+    /// Replace the index of one site (`Some`) or of every site (`None`) with `articles` (drafts and,
+    /// for one site, other sites' articles are skipped). Vectors are recomputed. One commit: searches
+    /// see the old index until this returns. Blocking.
+    pub fn rebuild(&self, site_id: Option<&SiteId>, articles: &[Article]) -> Result<()> {
+        let site_key = site_id.map(ToString::to_string);
+        let mut prepared = Vec::new();
+        for article in articles {
+            if article.status != ArticleStatus::Published
+                || site_key.as_ref().is_some_and(|s| *s != article.site_id.to_string())
+            {
+                continue;
+            }
+            prepared.extend(self.prepare(article, chunk_article(article)));
+        }
+        self.embed_prepared(&mut prepared)?;
+        let mut writer = self.writer.lock().map_err(poisoned)?;
+        match &site_key {
+            Some(site) => {
+                writer.delete_term(Term::from_field_text(self.fields.site_id, site));
+            }
+            None => {
+                writer.delete_all_documents()?;
+            }
+        }
+        for p in &prepared {
+            writer.add_document(self.document(p))?;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        let mut state = self.state.write().map_err(poisoned)?;
+        match &site_key {
+            Some(site) => {
+                state.sites.remove(site);
+                state.article_site.retain(|_, s| s != site);
+            }
+            None => *state = State::default(),
+        }
+        for p in prepared {
+            state.article_site.insert(p.record.article_id, p.site.clone());
+            let site = state.sites.entry(p.site).or_default();
+            site.push(p.record, p.vector.as_deref());
+        }
+        Ok(())
+    }
+
+    /// How many chunks a site has indexed.
+    pub fn chunk_count(&self, site_id: &SiteId) -> usize {
+        self.state.read().ok().and_then(|s| s.sites.get(&site_id.to_string()).map(|d| d.chunks.len())).unwrap_or(0)
+    }
+
+    /// Embed a query with the index's embedder (`None` without one). Blocking.
+    pub fn embed_query(&self, query: &str) -> Result<Option<Vec<f32>>> {
+        match &self.embedder {
+            Some(e) => Ok(e.embed(&[query])?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+
+    /// The best `k` passages of the site's published articles for `query`, hybrid when there is an
+    /// embedder, BM25 otherwise. Blocking (embeds the query).
+    pub fn search(&self, site_id: &SiteId, query: &str, k: usize) -> Result<Retrieval> {
+        let vector = self.embed_query(query)?;
+        self.search_with(site_id, query, vector.as_deref(), &SearchOptions { k, ranking: Ranking::default() })
+    }
+
+    /// Search with a query vector computed beforehand (or none: BM25 only) and explicit options.
+    /// Blocking (no embedding).
+    pub fn search_with(
+        &self,
+        site_id: &SiteId,
+        query: &str,
+        query_vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> Result<Retrieval> {
+        let site_key = site_id.to_string();
+        let state = self.state.read().map_err(poisoned)?;
+        let Some(site) = state.sites.get(&site_key) else {
+            return Ok(Retrieval::default());
+        };
+        if site.chunks.is_empty() || options.k == 0 {
+            return Ok(Retrieval::default());
+        }
+        let dim = self.dim();
+        let semantic_on = dim > 0
+            && query_vector.is_some_and(|v| v.len() == dim)
+            && site.vectors.len() == site.chunks.len() * dim
+            && options.ranking != Ranking::Lexical;
+        let lexical_on = !matches!(options.ranking, Ranking::Semantic) || !semantic_on;
+
+        // Lexical candidates: (chunk index, bm25).
+        let lexical: Vec<(usize, f32)> =
+            if lexical_on { self.bm25(site, &site_key, query, CANDIDATES.max(options.k))? } else { Vec::new() };
+        // Semantic: cosine of every chunk of the site.
+        let cosines: Vec<f32> = match (semantic_on, query_vector) {
+            (true, Some(q)) => site.vectors.chunks_exact(dim).map(|row| dot(row, q)).collect(),
+            _ => Vec::new(),
+        };
+        let semantic: Vec<(usize, f32)> = top_n(&cosines, CANDIDATES.max(options.k));
+
+        let top_lexical = lexical.first().map(|&(_, s)| s);
+        let lexical_coverage = match lexical.first() {
+            Some(&(i, _)) => Some(self.coverage(query, &site.chunks[i])?),
+            None if lexical_on => Some(0.0),
+            None => None,
+        };
+        let top_semantic = semantic.first().map(|&(_, s)| s);
+        let rankers_agree = match (lexical.first(), semantic.first()) {
+            (Some(&(l, _)), Some(&(s, _))) => Some(site.chunks[l].article_id == site.chunks[s].article_id),
+            _ => None,
+        };
+
+        // Union of candidates with both scores.
+        let mut candidates: HashMap<usize, (Option<f32>, Option<f32>, usize, usize)> = HashMap::new();
+        for (rank, &(i, s)) in lexical.iter().enumerate() {
+            let c = candidates.entry(i).or_insert((None, None, usize::MAX, usize::MAX));
+            c.0 = Some(s);
+            c.2 = rank;
+        }
+        for (rank, &(i, _)) in semantic.iter().enumerate() {
+            candidates.entry(i).or_insert((None, None, usize::MAX, usize::MAX)).3 = rank;
+        }
+        let best_lexical = top_lexical.unwrap_or(0.0);
+        let mut scored: Vec<(usize, f32, Option<f32>, Option<f32>)> = candidates
+            .into_iter()
+            .map(|(i, (lex, _, lrank, srank))| {
+                let cos = cosines.get(i).copied();
+                let score = if !semantic_on {
+                    lex.unwrap_or(0.0)
+                } else {
+                    match options.ranking {
+                        Ranking::Lexical => lex.unwrap_or(0.0),
+                        Ranking::Semantic => cos.unwrap_or(0.0),
+                        Ranking::Hybrid { lexical_weight } => {
+                            let rel = match lex {
+                                Some(l) if best_lexical > 0.0 => l / best_lexical,
+                                _ => 0.0,
+                            };
+                            cos.unwrap_or(0.0) + lexical_weight * rel
+                        }
+                        Ranking::Rrf { k } => {
+                            let part = |r: usize| if r == usize::MAX { 0.0 } else { 1.0 / (k + r as f32 + 1.0) };
+                            part(lrank) + part(srank)
+                        }
+                    }
+                };
+                (i, score, lex, cos)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(options.k);
+        let passages = scored
+            .into_iter()
+            .map(|(i, score, lex, cos)| {
+                let c = &site.chunks[i];
+                Passage {
+                    chunk_id: c.chunk_id.clone(),
+                    article_id: c.article_id,
+                    article_title: c.title.clone(),
+                    heading: c.heading.clone(),
+                    text: c.text.clone(),
+                    url: c.url.clone(),
+                    locale: c.locale.clone(),
+                    lexical_score: lex,
+                    semantic_score: cos,
+                    score,
+                }
+            })
+            .collect();
+        Ok(Retrieval { passages, top_lexical, top_semantic, rankers_agree, lexical_coverage })
+    }
+
+    /// The IDF-weighted share of the query's terms (as the chunk's language analyzes them) that
+    /// occur in the chunk's indexed text.
+    fn coverage(&self, query: &str, chunk: &ChunkRecord) -> Result<f32> {
+        let language = language_of(&chunk.locale);
+        let (Some(field), Some(analyzer)) = (self.bodies.get(language), self.analyzers.get(language)) else {
+            return Ok(0.0);
+        };
+        let terms = |text: &str| {
+            let mut analyzer = analyzer.clone();
+            let mut stream = analyzer.token_stream(text);
+            let mut out = std::collections::BTreeSet::new();
+            while stream.advance() {
+                out.insert(stream.token().text.clone());
+            }
+            out
+        };
+        let asked = terms(&crate::question_words::strip(query));
+        if asked.is_empty() {
+            return Ok(0.0);
+        }
+        let present = terms(&crate::chunk::indexed_text(&chunk.title, &chunk.heading, &chunk.text));
+        let searcher = self.reader.searcher();
+        let docs = searcher.num_docs() as f32;
+        let (mut covered, mut total) = (0.0f32, 0.0f32);
+        for term in &asked {
+            // A term no document has weighs like the rarest one that some document has.
+            let df = (searcher.doc_freq(&Term::from_field_text(*field, term))? as f32).max(1.0);
+            let idf = (1.0 + (docs - df + 0.5) / (df + 0.5)).ln();
+            total += idf;
+            if present.contains(term) {
+                covered += idf;
+            }
+        }
+        Ok(if total > 0.0 { covered / total } else { 0.0 })
+    }
+
+    /// BM25 over the site's chunks: (chunk index in `site`, score), best first.
+    fn bm25(&self, site: &SiteData, site_key: &str, query: &str, n: usize) -> Result<Vec<(usize, f32)>> {
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (&language, &count) in &site.languages {
+            if count == 0 {
+                continue;
+            }
+            let (Some(field), Some(analyzer)) = (self.bodies.get(language), self.analyzers.get(language)) else {
+                continue;
+            };
+            let mut analyzer = analyzer.clone();
+            let mut stream = analyzer.token_stream(query);
+            let mut seen = std::collections::HashSet::new();
+            while stream.advance() {
+                let text = stream.token().text.clone();
+                if seen.insert(text.clone()) {
+                    should.push((
+                        Occur::Should,
+                        Box::new(TermQuery::new(Term::from_field_text(*field, &text), IndexRecordOption::WithFreqs)),
+                    ));
+                }
+            }
+        }
+        if should.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(BooleanQuery::new(should)) as Box<dyn Query>),
+            (Occur::Must, Box::new(ConstScoreQuery::new(self.term_query(self.fields.site_id, site_key), 0.0))),
+        ]);
+        let searcher = self.reader.searcher();
+        let hits = searcher.search(&query, &TopDocs::with_limit(n).order_by_score())?;
+        let mut out = Vec::with_capacity(hits.len());
+        let mut columns = HashMap::new();
+        for (score, address) in hits {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(searcher.segment_reader(address.segment_ord).fast_fields().u64("key")?)
+                }
+            };
+            if let Some(key) = column.first(address.doc_id)
+                && let Some(&i) = site.by_key.get(&key)
+            {
+                out.push((i, score));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tantivy index (for diagnostics).
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+}
+
+/// The `n` largest values with their positions, largest first.
+fn top_n(values: &[f32], n: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    if idx.len() > n {
+        idx.select_nth_unstable_by(n - 1, |&a, &b| values[b].total_cmp(&values[a]));
+        idx.truncate(n);
+    }
+    idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    idx.into_iter().map(|i| (i, values[i])).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_map_to_analyzers() {
+        assert_eq!(language_of("nl-BE"), "nl");
+        assert_eq!(language_of("de_AT"), "de");
+        assert_eq!(language_of("nb"), "no");
+        assert_eq!(language_of("xx"), "en");
+        assert_eq!(language_of(""), "en");
+    }
+
+    #[test]
+    fn top_n_orders() {
+        let v = [0.1, 0.9, 0.5, 0.7];
+        assert_eq!(top_n(&v, 2), vec![(1, 0.9), (3, 0.7)]);
+        assert_eq!(top_n(&v, 10).len(), 4);
+    }
+
+    #[test]
+    fn stemming_matches_inflections() {
+        let terms = |lang: Language, text: &str| {
+            let mut a = analyzer(lang);
+            let mut s = a.token_stream(text);
+            let mut out = Vec::new();
+            while s.advance() {
+                out.push(s.token().text.clone());
+            }
+            out
+        };
+        assert_eq!(terms(Language::Dutch, "bestellingen"), terms(Language::Dutch, "bestelling"));
+        assert_eq!(terms(Language::German, "Rechnungen"), terms(Language::German, "Rechnung"));
+        assert_eq!(terms(Language::English, "returns"), terms(Language::English, "returning"));
+    }
+}
