@@ -1,0 +1,758 @@
+//! `frontdesk-bench`: a load generator for Frontdesk's realtime path, run against a release
+//! build of the server binary, which it starts itself (on 127.0.0.1 only) and measures from
+//! `/proc`. Every scenario is bounded in connections and time.
+//!
+//! ```text
+//! cargo build --release -p frontdesk
+//! cargo run --release -p frontdesk-bench -- idle --connections 15000
+//! cargo run --release -p frontdesk-bench -- fanout
+//! cargo run --release -p frontdesk-bench -- persisted --backend both
+//! ```
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const ORIGIN: &str = "https://bench.example";
+const PASSWORD: &str = "bench password, long enough";
+const EMAIL: &str = "agent@bench.example";
+/// Linux's USER_HZ: /proc CPU times are in these ticks.
+const TICKS_PER_SEC: f64 = 100.0;
+
+#[derive(Parser)]
+#[command(name = "frontdesk-bench", about = "Load generator for Frontdesk's realtime path")]
+struct Cli {
+    /// The server binary (a release build).
+    #[arg(long, default_value = "target/release/frontdesk", global = true)]
+    server_bin: PathBuf,
+    /// PostgreSQL for the `postgres` backend; a fresh schema is made in it and dropped after.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test", global = true)]
+    database_url: String,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Idle widget connections held by one server, and server RSS per connection.
+    Idle {
+        #[arg(long, default_value_t = 15_000)]
+        connections: usize,
+        /// Sessions the connections are spread over (a session may have several tabs).
+        #[arg(long, default_value_t = 100)]
+        sessions: usize,
+    },
+    /// Fan-out: conversations of `size` widget connections, an agent typing into them at rising
+    /// delivery rates; end-to-end latency per delivery.
+    Fanout {
+        #[arg(long, default_value_t = 1_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 10)]
+        size: usize,
+        /// Deliveries per second, comma-separated.
+        #[arg(long, default_value = "5000,10000,20000,35000,50000")]
+        rates: String,
+        /// Seconds measured per rate (after one second of warm-up).
+        #[arg(long, default_value_t = 6)]
+        secs: u64,
+    },
+    /// The persisted path: visitors `POST /api/chat/message`, an agent's socket receives it.
+    Persisted {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+        backend: BackendChoice,
+        /// Messages per second offered, comma-separated.
+        #[arg(long, default_value = "1000,2000,3000")]
+        rates: String,
+        #[arg(long, default_value_t = 6)]
+        secs: u64,
+        #[arg(long, default_value_t = 200)]
+        sessions: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.scenario {
+            Scenario::Idle { connections, sessions } => idle(&cli.server_bin, connections, sessions).await,
+            Scenario::Fanout { conversations, size, ref rates, secs } => {
+                fanout(&cli.server_bin, conversations, size, &parse_rates(rates)?, secs).await
+            }
+            Scenario::Persisted { backend, ref rates, secs, sessions } => {
+                let backends = match backend {
+                    BackendChoice::Sqlite => vec![Backend::Sqlite],
+                    BackendChoice::Postgres => vec![Backend::Postgres],
+                    BackendChoice::Both => vec![Backend::Sqlite, Backend::Postgres],
+                };
+                for b in backends {
+                    persisted(&cli.server_bin, &cli.database_url, b, &parse_rates(rates)?, secs, sessions).await?;
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+fn parse_rates(text: &str) -> Result<Vec<u64>> {
+    text.split(',').map(|r| r.trim().parse::<u64>().with_context(|| format!("rate `{r}`"))).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server under test.
+
+struct Server {
+    child: tokio::process::Child,
+    pid: u32,
+    base: String,
+    dir: PathBuf,
+    pg_url: Option<String>,
+    org: String,
+    site_key: String,
+    cookie: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(bin: &Path, backend: Backend, database_url: &str) -> Result<Server> {
+        if !bin.exists() {
+            bail!("{} not found: build it first with `cargo build --release -p frontdesk`", bin.display());
+        }
+        let dir = std::env::temp_dir().join(format!("frontdesk-bench-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let pg_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_schema(database_url).await?),
+        };
+        let mut storage = vec!["--data-dir".to_owned(), dir.display().to_string()];
+        if let Some(url) = &pg_url {
+            storage.extend(["--database-url".to_owned(), url.clone()]);
+        }
+        let org = cli_json(bin, &storage, &["org", "create", "--name", "Bench", "--json"]).await?;
+        let org = org["id"].as_str().context("org id")?.to_owned();
+        cli_json(
+            bin,
+            &storage,
+            &[
+                "user",
+                "create",
+                "--email",
+                EMAIL,
+                "--name",
+                "Bench Agent",
+                "--password",
+                PASSWORD,
+                "--org",
+                &org,
+                "--role",
+                "owner",
+                "--json",
+            ],
+        )
+        .await?;
+        let site = cli_json(
+            bin,
+            &storage,
+            &["site", "create", "--org", &org, "--name", "Bench shop", "--allowed-origin", ORIGIN, "--json"],
+        )
+        .await?;
+        let site_id = site["id"].as_str().context("site id")?.to_owned();
+        let site_key = site["public_key"].as_str().context("public key")?.to_owned();
+
+        let mut child = tokio::process::Command::new(bin)
+            .args(&storage)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(server_env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the server")?;
+        let pid = child.id().context("server pid")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("Frontdesk listening on ") {
+                    return Ok::<_, anyhow::Error>(url.trim().to_owned());
+                }
+            }
+            bail!("the server exited before listening")
+        })
+        .await
+        .context("the server did not start within 30 s")??;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        let http = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+        let login = http
+            .post(format!("{base}/api/app/login"))
+            .header("Origin", &base)
+            .json(&json!({"email": EMAIL, "password": PASSWORD}))
+            .send()
+            .await?;
+        if !login.status().is_success() {
+            bail!("login failed: {}", login.status());
+        }
+        let cookie = login
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .context("login cookie")?
+            .to_owned();
+        // Measure the realtime path, not the assistant.
+        let patch = http
+            .patch(format!("{base}/api/app/orgs/{org}/sites/{site_id}"))
+            .header("Origin", &base)
+            .header("Cookie", &cookie)
+            .json(&json!({"assistant": {"enabled": false}}))
+            .send()
+            .await?;
+        if !patch.status().is_success() {
+            bail!("disabling the assistant failed: {}", patch.status());
+        }
+        Ok(Server { child, pid, base, dir, pg_url, org, site_key, cookie, http })
+    }
+
+    fn ws(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replacen("http://", "ws://", 1))
+    }
+
+    /// Starts `n` visitor sessions: `(session id, token)`.
+    async fn sessions(&self, n: usize) -> Result<Vec<(String, String)>> {
+        let results: Vec<Result<(String, String)>> = futures::stream::iter(0..n)
+            .map(|_| async {
+                let r: Value = self
+                    .http
+                    .post(format!("{}/api/chat/session", self.base))
+                    .header("X-API-Key", &self.site_key)
+                    .header("Origin", ORIGIN)
+                    .json(&json!({}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let id = r["session_id"].as_str().context("session id")?.to_owned();
+                let token = r["session_token"].as_str().context("session token")?.to_owned();
+                Ok((id, token))
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    fn rss_kb(&self) -> u64 {
+        proc_status_kb(self.pid, "VmRSS:").unwrap_or(0)
+    }
+
+    fn cpu_ticks(&self) -> u64 {
+        proc_cpu_ticks(&format!("/proc/{}/stat", self.pid)).unwrap_or(0)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(url) = self.pg_url.take() {
+            drop_schema(&url).await;
+        }
+    }
+}
+
+fn server_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("FRONTDESK_LOG_LEVEL", "warn"),
+        // Zero turns a limit off: the load generator is one IP with many sessions.
+        ("FRONTDESK_SERVER__RATE_LIMITS__MESSAGES_PER_MINUTE_PER_SESSION", "0"),
+        ("FRONTDESK_SERVER__RATE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "0"),
+        ("FRONTDESK_SERVER__RATE_LIMITS__LOGINS_PER_MINUTE_PER_IP", "0"),
+        // One agent connection publishes every typing signal of the fan-out scenario.
+        ("FRONTDESK_REALTIME__CLIENT_FRAMES_PER_SECOND", "1000000"),
+    ]
+}
+
+async fn cli_json(bin: &Path, storage: &[String], args: &[&str]) -> Result<Value> {
+    let out = tokio::process::Command::new(bin)
+        .args(storage)
+        .args(args)
+        .envs(server_env())
+        .output()
+        .await
+        .with_context(|| format!("run {} {}", bin.display(), args.join(" ")))?;
+    if !out.status.success() {
+        bail!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).context("JSON output")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+async fn fresh_schema(base: &str) -> Result<String> {
+    use sqlx::Connection;
+    let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(base).await.context("connect to PostgreSQL")?;
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\"")).execute(&mut conn).await?;
+    let _ = conn.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Ok(format!("{base}{separator}options=-c%20search_path%3D{schema}"))
+}
+
+async fn drop_schema(url: &str) {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::PgConnection::connect(url).await else { return };
+    let schema: Result<String, _> = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&mut conn).await;
+    if let Ok(schema) = schema
+        && schema.starts_with("bench_")
+    {
+        let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&mut conn).await;
+    }
+    let _ = conn.close().await;
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// utime + stime of a /proc/…/stat file, in ticks.
+fn proc_cpu_ticks(path: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    // The command name may contain spaces: fields are counted after its closing parenthesis.
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": state is field 3 of the full line, so utime (14) and stime (15) are at 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn own_cpu_ticks() -> u64 {
+    proc_cpu_ticks("/proc/self/stat").unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket clients.
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn small_buffers() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+}
+
+async fn connect(url: &str, headers: &[(&'static str, String)]) -> Result<Ws> {
+    let mut request = url.into_client_request()?;
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, HeaderValue::from_str(value)?);
+    }
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(small_buffers()), true).await?;
+    Ok(ws)
+}
+
+/// Reads frames until one of this type.
+async fn wait_for(ws: &mut Ws, kind: &str) -> Result<Value> {
+    let deadline = Duration::from_secs(30);
+    loop {
+        let message = tokio::time::timeout(deadline, ws.next()).await.context("timed out")?.context("closed")??;
+        if let Message::Text(text) = message {
+            let frame: Value = serde_json::from_str(text.as_str())?;
+            if frame["type"] == kind {
+                return Ok(frame);
+            }
+        }
+    }
+}
+
+async fn widget(server: &Server, token: &str) -> Result<Ws> {
+    let url = server.ws(&format!("/api/chat/ws?key={}&token={token}&after_seq=0", server.site_key));
+    let mut ws = connect(&url, &[("Origin", ORIGIN.to_owned())]).await?;
+    wait_for(&mut ws, "resumed").await?;
+    Ok(ws)
+}
+
+async fn agent(server: &Server) -> Result<Ws> {
+    let mut ws = connect(
+        &server.ws("/api/app/ws?live=true"),
+        &[("Origin", server.base.clone()), ("Cookie", server.cookie.clone())],
+    )
+    .await?;
+    wait_for(&mut ws, "resumed").await?;
+    Ok(ws)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency recording.
+
+#[derive(Default)]
+struct Recorder {
+    on: AtomicBool,
+    samples: Mutex<Vec<u32>>,
+}
+
+impl Recorder {
+    fn record(&self, latency: Duration) {
+        if self.on.load(Ordering::Relaxed) {
+            let us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+            self.samples.lock().unwrap_or_else(|e| e.into_inner()).push(us);
+        }
+    }
+
+    fn start(&self) {
+        self.samples.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.on.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording: (count, p50 ms, p99 ms, max ms).
+    fn stop(&self) -> (usize, f64, f64, f64) {
+        self.on.store(false, Ordering::Relaxed);
+        let mut s = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()));
+        if s.is_empty() {
+            return (0, f64::NAN, f64::NAN, f64::NAN);
+        }
+        s.sort_unstable();
+        let at = |q: f64| f64::from(s[((s.len() as f64 - 1.0) * q).round() as usize]) / 1000.0;
+        (s.len(), at(0.50), at(0.99), at(1.0))
+    }
+}
+
+struct Usage {
+    server: u64,
+    own: u64,
+    at: Instant,
+}
+
+impl Usage {
+    fn now(server: &Server) -> Usage {
+        Usage { server: server.cpu_ticks(), own: own_cpu_ticks(), at: Instant::now() }
+    }
+
+    /// (server CPU %, load generator CPU %), of one core.
+    fn since(&self, server: &Server) -> (f64, f64) {
+        let secs = self.at.elapsed().as_secs_f64();
+        let pct = |ticks: u64| ticks as f64 / TICKS_PER_SEC / secs * 100.0;
+        (pct(server.cpu_ticks().saturating_sub(self.server)), pct(own_cpu_ticks().saturating_sub(self.own)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios.
+
+async fn idle(bin: &Path, connections: usize, sessions: usize) -> Result<()> {
+    let server = Server::start(bin, Backend::Sqlite, "").await?;
+    let sessions = server.sessions(sessions.max(1)).await?;
+    // Warm up the allocator and caches with a few connections, then measure from there.
+    let warm: Vec<Ws> =
+        futures::future::try_join_all((0..16).map(|i| widget(&server, &sessions[i % sessions.len()].1))).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.rss_kb();
+    let started = Instant::now();
+    let open = Arc::new(AtomicUsize::new(0));
+    let results: Vec<Result<()>> = futures::stream::iter(0..connections)
+        .map(|i| {
+            let token = sessions[i % sessions.len()].1.clone();
+            let server = &server;
+            let open = open.clone();
+            async move {
+                let ws = widget(server, &token).await?;
+                open.fetch_add(1, Ordering::Relaxed);
+                // Keep reading (answers the server's pings) until the end of the run.
+                tokio::spawn(async move {
+                    let mut ws = ws;
+                    while let Some(Ok(_)) = ws.next().await {}
+                    open.fetch_sub(1, Ordering::Relaxed);
+                });
+                Ok(())
+            }
+        })
+        .buffer_unordered(128)
+        .collect()
+        .await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        eprintln!("first connection error: {e:#}");
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = server.rss_kb();
+    let held = open.load(Ordering::Relaxed);
+    let per = (after.saturating_sub(before)) as f64 * 1024.0 / held.max(1) as f64;
+    println!();
+    println!("## Idle connections (SQLite, in-process broker)");
+    println!();
+    println!(
+        "| connections held | failed | connect time | server RSS before | server RSS after | RSS per idle connection |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {held} | {failed} | {connect_secs:.1} s | {:.1} MiB | {:.1} MiB | {:.2} KB |",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        per / 1000.0
+    );
+    drop(warm);
+    server.stop().await;
+    Ok(())
+}
+
+async fn fanout(bin: &Path, conversations: usize, size: usize, rates: &[u64], secs: u64) -> Result<()> {
+    let server = Server::start(bin, Backend::Sqlite, "").await?;
+    let sessions = server.sessions(conversations).await?;
+    let epoch = Instant::now();
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..conversations).map(|_| AtomicU64::new(0)).collect());
+    let recorder = Arc::new(Recorder::default());
+    let delivered = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let results: Vec<Result<()>> = futures::stream::iter(0..conversations * size)
+        .map(|i| {
+            let conv = i % conversations;
+            let token = sessions[conv].1.clone();
+            let (server, sent, recorder, delivered) = (&server, sent.clone(), recorder.clone(), delivered.clone());
+            async move {
+                let mut ws = widget(server, &token).await?;
+                tokio::spawn(async move {
+                    while let Some(Ok(message)) = ws.next().await {
+                        if let Message::Text(text) = message
+                            && text.as_str().contains("\"type\":\"typing\"")
+                        {
+                            let now = epoch.elapsed().as_nanos() as u64;
+                            let at = sent[conv].load(Ordering::Acquire);
+                            recorder.record(Duration::from_nanos(now.saturating_sub(at)));
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+                Ok(())
+            }
+        })
+        .buffer_unordered(128)
+        .collect()
+        .await;
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        bail!("opening the receivers failed: {e:#}");
+    }
+    println!("opened {} receiving connections in {:.1} s", conversations * size, started.elapsed().as_secs_f64());
+    let publisher = agent(&server).await?;
+    let (mut sink, mut stream) = publisher.split();
+    tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+    let frames: Vec<String> = sessions
+        .iter()
+        .map(|(id, _)| json!({"type": "typing", "conversation_id": id, "on": true}).to_string())
+        .collect();
+    // Warm-up: the server checks each conversation once per agent connection.
+    for f in &frames {
+        sink.feed(Message::Text(f.clone().into())).await?;
+    }
+    sink.flush().await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut rows = Vec::new();
+    let mut next = 0usize;
+    for &rate in rates {
+        let publishes_per_sec = rate as f64 / size as f64;
+        for phase in [false, true] {
+            let duration = if phase { Duration::from_secs(secs) } else { Duration::from_secs(1) };
+            if phase {
+                recorder.start();
+            }
+            let usage = Usage::now(&server);
+            let before = delivered.load(Ordering::Relaxed);
+            let begin = Instant::now();
+            let mut published = 0u64;
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            while begin.elapsed() < duration {
+                tick.tick().await;
+                let due = (begin.elapsed().as_secs_f64() * publishes_per_sec) as u64;
+                while published < due {
+                    let conv = next % conversations;
+                    next += 1;
+                    sent[conv].store(epoch.elapsed().as_nanos() as u64, Ordering::Release);
+                    sink.feed(Message::Text(frames[conv].clone().into())).await?;
+                    published += 1;
+                }
+                sink.flush().await?;
+            }
+            // Let the last deliveries land.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if phase {
+                let (server_cpu, own_cpu) = usage.since(&server);
+                let (count, p50, p99, max) = recorder.stop();
+                let got = delivered.load(Ordering::Relaxed) - before;
+                let achieved = got as f64 / (begin.elapsed().as_secs_f64() - 0.2);
+                let expected = published * (size as u64);
+                rows.push(format!(
+                    "| {rate} | {achieved:.0} | {got}/{expected} | {p50:.2} ms | {p99:.2} ms | {max:.1} ms | {server_cpu:.0}% | {own_cpu:.0}% |"
+                ));
+                let _ = count;
+            }
+        }
+    }
+    println!();
+    println!("## Fan-out: {} connections in conversations of {size} (SQLite, in-process broker)", conversations * size);
+    println!();
+    println!(
+        "| target deliveries/s | measured deliveries/s | delivered/expected | p50 | p99 | max | server CPU | load generator CPU |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
+    server.stop().await;
+    Ok(())
+}
+
+async fn persisted(
+    bin: &Path,
+    database_url: &str,
+    backend: Backend,
+    rates: &[u64],
+    secs: u64,
+    sessions: usize,
+) -> Result<()> {
+    let server = Server::start(bin, backend, database_url).await?;
+    let sessions = Arc::new(server.sessions(sessions.max(1)).await?);
+    let epoch = Instant::now();
+    let recorder = Arc::new(Recorder::default());
+    let delivered = Arc::new(AtomicU64::new(0));
+    // Send times by message number (the message's body is `b<number>`).
+    let sent: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut ws = agent(&server).await?;
+    {
+        let (recorder, delivered, sent) = (recorder.clone(), delivered.clone(), sent.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = ws.next().await {
+                let Message::Text(text) = message else { continue };
+                let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                if frame["type"] != "message.created" {
+                    continue;
+                }
+                let Some(n) = frame["message"]["body"]
+                    .as_str()
+                    .and_then(|b| b.strip_prefix('b'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                let at = sent.lock().unwrap_or_else(|e| e.into_inner()).get(n).copied().unwrap_or(0);
+                let now = epoch.elapsed().as_nanos() as u64;
+                recorder.record(Duration::from_nanos(now.saturating_sub(at)));
+                delivered.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    let errors = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut rows = Vec::new();
+    let mut n = 0usize;
+    for &rate in rates {
+        for phase in [false, true] {
+            let duration = if phase { Duration::from_secs(secs) } else { Duration::from_secs(1) };
+            if phase {
+                recorder.start();
+            }
+            let usage = Usage::now(&server);
+            let before = delivered.load(Ordering::Relaxed);
+            let errors_before = errors.load(Ordering::Relaxed);
+            let begin = Instant::now();
+            let mut posted = 0u64;
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            while begin.elapsed() < duration {
+                tick.tick().await;
+                let due = (begin.elapsed().as_secs_f64() * rate as f64) as u64;
+                while posted < due {
+                    let Ok(permit) = in_flight.clone().try_acquire_owned() else { break };
+                    let number = n;
+                    n += 1;
+                    posted += 1;
+                    {
+                        let mut s = sent.lock().unwrap_or_else(|e| e.into_inner());
+                        s.resize(number + 1, 0);
+                        s[number] = epoch.elapsed().as_nanos() as u64;
+                    }
+                    let (http, base, key, sessions, errors) = (
+                        server.http.clone(),
+                        server.base.clone(),
+                        server.site_key.clone(),
+                        sessions.clone(),
+                        errors.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let (id, token) = &sessions[number % sessions.len()];
+                        let r = http
+                            .post(format!("{base}/api/chat/message"))
+                            .header("X-API-Key", key)
+                            .header("Origin", ORIGIN)
+                            .bearer_auth(token)
+                            .json(&json!({"session_id": id, "content": format!("b{number}")}))
+                            .send()
+                            .await;
+                        if !r.is_ok_and(|r| r.status().is_success()) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        drop(permit);
+                    });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if phase {
+                let (server_cpu, own_cpu) = usage.since(&server);
+                let (_, p50, p99, max) = recorder.stop();
+                let got = delivered.load(Ordering::Relaxed) - before;
+                let achieved = got as f64 / begin.elapsed().as_secs_f64();
+                let failed = errors.load(Ordering::Relaxed) - errors_before;
+                rows.push(format!(
+                    "| {rate} | {achieved:.0} | {failed} | {p50:.2} ms | {p99:.2} ms | {max:.1} ms | {server_cpu:.0}% | {own_cpu:.0}% |"
+                ));
+            }
+        }
+    }
+    println!();
+    println!("## Persisted path on {}: POST /api/chat/message → agent socket", backend.name());
+    println!();
+    println!(
+        "| offered msgs/s | delivered msgs/s | failed POSTs | p50 | p99 | max | server CPU | load generator CPU |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
+    let _ = &server.org;
+    server.stop().await;
+    Ok(())
+}
