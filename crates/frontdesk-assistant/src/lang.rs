@@ -301,6 +301,8 @@ pub struct Texts {
     pub handoff: &'static str,
     /// The quick reply that asks for a person.
     pub talk_to_person: &'static str,
+    /// The "thinking" stage shown while the knowledge base is searched.
+    pub searching: &'static str,
 }
 
 impl Lang {
@@ -313,6 +315,7 @@ impl Lang {
                                    over — please hold on.",
                 handoff: "A person will take over — please hold on.",
                 talk_to_person: "Talk to a person",
+                searching: "Searching the help center…",
             },
             Lang::Nl => Texts {
                 decline_offer: "Ik kon het antwoord hierop niet vinden in ons helpcentrum, en ik wil niet gokken. \
@@ -321,6 +324,7 @@ impl Lang {
                                    neemt het gesprek over — een ogenblik geduld.",
                 handoff: "Een medewerker neemt het gesprek over — een ogenblik geduld.",
                 talk_to_person: "Met een medewerker spreken",
+                searching: "Het helpcentrum doorzoeken…",
             },
             Lang::De => Texts {
                 decline_offer: "Ich konnte die Antwort darauf in unserem Hilfe-Center nicht finden und möchte nicht \
@@ -329,6 +333,7 @@ impl Lang {
                                    übernimmt gleich ein Mitarbeiter — bitte haben Sie einen Moment Geduld.",
                 handoff: "Ein Mitarbeiter übernimmt gleich — bitte haben Sie einen Moment Geduld.",
                 talk_to_person: "Mit einem Mitarbeiter sprechen",
+                searching: "Das Hilfe-Center wird durchsucht…",
             },
             Lang::Fr => Texts {
                 decline_offer: "Je n'ai pas trouvé la réponse dans notre centre d'aide et je préfère ne pas deviner. \
@@ -337,6 +342,7 @@ impl Lang {
                                    le relais — merci de patienter.",
                 handoff: "Une personne va prendre le relais — merci de patienter.",
                 talk_to_person: "Parler à une personne",
+                searching: "Recherche dans le centre d'aide…",
             },
             Lang::Es => Texts {
                 decline_offer: "No he encontrado la respuesta en nuestro centro de ayuda y prefiero no adivinar. \
@@ -345,6 +351,7 @@ impl Lang {
                                    continuará la conversación — espera un momento, por favor.",
                 handoff: "Una persona continuará la conversación — espera un momento, por favor.",
                 talk_to_person: "Hablar con una persona",
+                searching: "Buscando en el centro de ayuda…",
             },
         }
     }

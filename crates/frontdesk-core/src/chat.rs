@@ -1,6 +1,7 @@
 //! The chat use cases: what visitors and agents do to conversations. Each takes the site or
 //! organization it acts for, so nothing reaches across tenants.
 
+use crate::answer::{AnswerOutcome, Answerer};
 use crate::error::CoreError;
 use crate::ids::*;
 use crate::markdown;
@@ -10,6 +11,19 @@ use crate::status::{ConversationStatus, StatusEvent, next_status};
 use crate::store::{StatusChange, Store, StoreError};
 use crate::validate;
 use std::sync::Arc;
+
+/// How many earlier messages the answerer sees.
+pub const ANSWER_HISTORY: i64 = 20;
+
+/// A visitor's message and what followed from it.
+#[derive(Debug, Clone)]
+pub struct VisitorTurn {
+    pub message: Message,
+    /// The assistant's answer or decline, or the system message announcing a person; `None`
+    /// when a person has the conversation (or the assistant is off).
+    pub reply: Option<Message>,
+    pub conversation: Conversation,
+}
 
 /// How many times a compare-and-set on the status is retried when another request moved it.
 const STATUS_RETRIES: usize = 3;
@@ -112,6 +126,57 @@ impl Chat {
         let message = self.new_message(id, AuthorKind::Visitor, None, body);
         let conversation = self.session(site, id).await?;
         self.append_with_event(site.org_id, conversation, &message, StatusEvent::VisitorMessage, true).await
+    }
+
+    /// Stores the visitor's message, then, while the AI has the conversation (`active`), lets the
+    /// answerer reply: an answer, an honest decline, or a hand-over to a person. The reply is
+    /// stored like any message, so a crash after it was acknowledged loses nothing.
+    pub async fn visitor_turn(
+        &self,
+        site: &Site,
+        id: ConversationId,
+        content: &str,
+        params: Option<&serde_json::Value>,
+        answerer: &dyn Answerer,
+    ) -> Result<VisitorTurn, CoreError> {
+        let (message, conversation) = self.visitor_message(site, id, content, params).await?;
+        if conversation.status != ConversationStatus::Active || !site.assistant.enabled {
+            return Ok(VisitorTurn { message, reply: None, conversation });
+        }
+        let history = self.store.list_messages(id, (message.seq - ANSWER_HISTORY).max(0), HISTORY_PAGE).await?;
+        let outcome = answerer.answer(site, &conversation, &message.body, &history).await;
+        let org = site.org_id;
+        let (reply, conversation) = match outcome {
+            AnswerOutcome::Silent => (None, conversation),
+            AnswerOutcome::Answer { body, citations, quick_replies } => {
+                let (m, c) =
+                    self.automated_message(org, id, AuthorKind::Assistant, body, citations, quick_replies).await?;
+                (Some(m), c)
+            }
+            AnswerOutcome::Decline { body, quick_replies, escalate } => {
+                let (m, c) =
+                    self.automated_message(org, id, AuthorKind::Assistant, body, Vec::new(), quick_replies).await?;
+                let c = if escalate { self.escalate_quietly(org, id).await?.unwrap_or(c) } else { c };
+                (Some(m), c)
+            }
+            AnswerOutcome::Escalate { system_message } => {
+                // Escalated first, so the announcement is the newest message of an escalated conversation.
+                self.escalate_quietly(org, id).await?;
+                let (m, c) =
+                    self.automated_message(org, id, AuthorKind::System, system_message, Vec::new(), Vec::new()).await?;
+                (Some(m), c)
+            }
+        };
+        Ok(VisitorTurn { message, reply, conversation })
+    }
+
+    /// Escalates unless someone already did (a person may have taken it meanwhile).
+    async fn escalate_quietly(&self, org_id: OrgId, id: ConversationId) -> Result<Option<Conversation>, CoreError> {
+        match self.change_status(org_id, id, StatusEvent::Escalate).await {
+            Ok(c) => Ok(Some(c)),
+            Err(CoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// An agent's reply: a human now has the conversation.

@@ -1,6 +1,7 @@
 //! Frontdesk's domain. Nothing in this crate performs I/O: time and randomness come in
 //! through the [`ports::Clock`] and [`ports::Entropy`] ports, persistence through [`store::Store`].
 
+pub mod answer;
 pub mod audit;
 pub mod chat;
 pub mod error;

@@ -123,13 +123,13 @@ impl FromRequestParts<AppState> for OrgMember {
     }
 }
 
-fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
     text.parse().map_err(|_| ApiError::not_found(what))
 }
 
 /// Appends to the audit log. A failure is logged, not returned: the action it describes has
 /// already been committed and the caller must learn that it was.
-async fn audit(
+pub(crate) async fn audit(
     st: &AppState,
     org_id: OrgId,
     actor: Option<UserId>,

@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for SessionCtx {
 
 /// The session behind an id, once the token is shown to be for it and still live. Also keeps
 /// the session alive (sliding expiry).
-async fn authorize(st: &AppState, ctx: &SessionCtx, id: ConversationId) -> Result<Conversation, ApiError> {
+pub(crate) async fn authorize(st: &AppState, ctx: &SessionCtx, id: ConversationId) -> Result<Conversation, ApiError> {
     // Looked up through the key's site first, so another site's session is "not found" whatever
     // token comes with it; only then is the token compared with it.
     let mut conversation = st.chat.session(&ctx.site, id).await?;
@@ -341,10 +341,13 @@ pub async fn send_message(
     if let Err(retry) = st.limits.messages.hit(&body.session_id.to_string()).await {
         return Err(rate_limited(retry.0));
     }
-    let (message, conversation) =
-        st.chat.visitor_message(&ctx.site, body.session_id, &body.content, body.params.as_ref()).await?;
-    st.metrics.record_message(message.author_kind.as_str());
-    Ok(Json(SendMessageResponse { message, reply: None, session_status: conversation.status }))
+    let turn =
+        st.chat.visitor_turn(&ctx.site, body.session_id, &body.content, body.params.as_ref(), &*st.answerer).await?;
+    st.metrics.record_message(turn.message.author_kind.as_str());
+    if let Some(reply) = &turn.reply {
+        st.metrics.record_message(reply.author_kind.as_str());
+    }
+    Ok(Json(SendMessageResponse { message: turn.message, reply: turn.reply, session_status: turn.conversation.status }))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

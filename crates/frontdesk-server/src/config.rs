@@ -17,6 +17,39 @@ pub struct ServerConfig {
     /// Take the client's IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
     pub rate_limits: RateLimits,
+    pub knowledge: KnowledgeConfig,
+}
+
+/// The knowledge base's search index and embeddings.
+#[derive(Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Where the search index lives. The binary puts it in `<data_dir>/knowledge`; when unset
+    /// (tests) a fresh temporary directory is used. It is rebuilt from the database at start.
+    pub index_dir: Option<std::path::PathBuf>,
+    /// A local all-MiniLM-L6-v2 directory (config.json, tokenizer.json, model.safetensors) for
+    /// semantic retrieval. The binary looks in `<data_dir>/models/all-MiniLM-L6-v2` by default.
+    pub model_dir: Option<std::path::PathBuf>,
+    /// Or an OpenAI-compatible embeddings API (`https://api.openai.com/v1`).
+    pub embeddings_url: Option<String>,
+    pub embeddings_model: Option<String>,
+    pub embeddings_api_key: Option<String>,
+    /// Retrieval confidence (0–1) below which the assistant declines instead of answering.
+    /// Unset: the threshold calibrated for the configured retrieval (see docs/benchmarks.md).
+    pub confidence_threshold: Option<f32>,
+}
+
+impl std::fmt::Debug for KnowledgeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeConfig")
+            .field("index_dir", &self.index_dir)
+            .field("model_dir", &self.model_dir)
+            .field("embeddings_url", &self.embeddings_url)
+            .field("embeddings_model", &self.embeddings_model)
+            .field("embeddings_api_key", &self.embeddings_api_key.as_ref().map(|_| "<redacted>"))
+            .field("confidence_threshold", &self.confidence_threshold)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -28,6 +61,7 @@ impl Default for ServerConfig {
             max_body_bytes: 65_536,
             trust_forwarded_for: false,
             rate_limits: RateLimits::default(),
+            knowledge: KnowledgeConfig::default(),
         }
     }
 }

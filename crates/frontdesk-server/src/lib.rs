@@ -4,6 +4,7 @@
 //! [`build`] assembles the router over any [`Store`]; [`serve`] runs it until shutdown.
 
 pub mod admin;
+mod answer;
 mod app_api;
 mod chat_api;
 pub mod config;
@@ -11,15 +12,20 @@ pub mod env;
 pub mod error;
 mod extract;
 pub mod http;
+mod kb_api;
+pub mod knowledge;
 pub mod limiter;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
 mod state;
 pub mod token;
+mod ws;
 
 pub use config::{RateLimits, ServerConfig};
 pub use error::{ERROR_CODES, ErrorCode};
+/// The realtime layer (hub, brokers, protocol frames), for the binary and tests.
+pub use frontdesk_realtime;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,12 +55,37 @@ pub enum ServerError {
     Startup(String),
 }
 
-/// Builds the whole HTTP application over `store`.
+/// The realtime layer's broker and settings.
+#[derive(Clone)]
+pub struct Realtime {
+    pub broker: Arc<dyn frontdesk_realtime::Broker>,
+    pub config: frontdesk_realtime::RealtimeConfig,
+}
+
+impl Default for Realtime {
+    /// One node: the in-process broker and default settings.
+    fn default() -> Self {
+        Realtime { broker: Arc::new(frontdesk_realtime::MemoryBroker::new()), config: Default::default() }
+    }
+}
+
+/// Builds the whole HTTP application over `store`, with the in-process broker.
 pub async fn build(
     store: Arc<dyn Store>,
     config: ServerConfig,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
+) -> Result<Router, ServerError> {
+    build_with_realtime(store, config, clock, entropy, Realtime::default()).await
+}
+
+/// Builds the whole HTTP application over `store`, with this broker and realtime settings.
+pub async fn build_with_realtime(
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    realtime: Realtime,
 ) -> Result<Router, ServerError> {
     let public_origin = match config.public_url.as_deref() {
         Some(url) => Some(
@@ -101,7 +132,16 @@ pub async fn build(
     let openapi_json = openapi::document().map_err(|e| ServerError::Startup(e.to_string()))?;
     let secure_cookies = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
     let max_body_bytes = config.max_body_bytes;
+    let hub = frontdesk_realtime::Hub::start(store.clone(), realtime.broker, realtime.config)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let knowledge = Arc::new(knowledge::Knowledge::open(&config.knowledge, &*store).await?);
+    knowledge.spawn_reconciler(store.clone());
     let state = AppState(Arc::new(Inner {
+        kb: frontdesk_core::kb::KnowledgeBase::new(store.clone(), clock.clone(), entropy.clone()),
+        answerer: Arc::new(answer::AiAnswerer::new(knowledge.clone(), hub.clone())),
+        knowledge,
+        hub,
         metrics: metrics::Metrics::new(store.backend()),
         chat: Chat::new(store, clock, entropy),
         config,
@@ -121,10 +161,13 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(chat_api::routes())
         .merge(app_api::routes())
+        .merge(kb_api::routes())
         .merge(openapi::routes())
+        .merge(ws::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         // Innermost first: each layer wraps the ones above it.
+        .layer(from_fn_with_state(state.clone(), ws::wake_after_writes))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::app_csrf))
         .layer(from_fn_with_state(state.clone(), middleware::chat_cors))

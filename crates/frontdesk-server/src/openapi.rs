@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{app_api, chat_api};
+use crate::{app_api, chat_api, kb_api};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -40,6 +40,14 @@ use utoipa::{Modify, OpenApi};
         app_api::get_site,
         app_api::update_site,
         app_api::list_audit,
+        kb_api::list_articles,
+        kb_api::create_article,
+        kb_api::get_article,
+        kb_api::update_article,
+        kb_api::delete_article,
+        kb_api::publish_article,
+        kb_api::unpublish_article,
+        kb_api::search,
         metrics,
         openapi_json,
     ),

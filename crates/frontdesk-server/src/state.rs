@@ -40,6 +40,12 @@ pub struct Limits {
 
 pub struct Inner {
     pub chat: Chat,
+    pub kb: frontdesk_core::kb::KnowledgeBase,
+    pub knowledge: Arc<crate::knowledge::Knowledge>,
+    pub answerer: Arc<dyn frontdesk_core::answer::Answerer>,
+    /// Realtime fan-out: WebSocket subscriptions, the outbox follower, the broker. The
+    /// assistant's progress goes through `hub.publish_ephemeral`.
+    pub hub: frontdesk_realtime::Hub,
     pub config: ServerConfig,
     pub tokens: TokenCodec,
     pub sites: SiteCache,

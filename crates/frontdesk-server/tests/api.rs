@@ -3,9 +3,15 @@
 
 #[path = "api/app.rs"]
 mod app;
+#[path = "api/assistant.rs"]
+mod assistant;
 #[path = "api/chat.rs"]
 mod chat;
+#[path = "api/knowledge.rs"]
+mod knowledge;
 #[path = "api/ops.rs"]
 mod ops;
+#[path = "api/realtime.rs"]
+mod realtime;
 #[path = "api/support.rs"]
 mod support;

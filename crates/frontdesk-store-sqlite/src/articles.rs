@@ -139,10 +139,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn article_version_rows(&self) -> StoreResult<Vec<ArticleVersion>> {
-        let rows = sqlx::query("SELECT id, site_id, updated_at FROM articles").fetch_all(&self.reader).await.map_err(map_err)?;
+        let rows = sqlx::query("SELECT id, site_id, updated_at FROM articles")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?;
         rows.iter()
             .map(|row| {
-                Ok(ArticleVersion { id: ArticleId(uuid_at(row, "id")?), site_id: SiteId(uuid_at(row, "site_id")?), updated_at: ts_at(row, "updated_at")? })
+                Ok(ArticleVersion {
+                    id: ArticleId(uuid_at(row, "id")?),
+                    site_id: SiteId(uuid_at(row, "site_id")?),
+                    updated_at: ts_at(row, "updated_at")?,
+                })
             })
             .collect()
     }

@@ -1,4 +1,5 @@
 //! Helpers for the workspace's integration tests. Never a dependency of production code.
 
 pub mod chat_api;
+pub mod nats;
 pub mod pg;

@@ -64,8 +64,8 @@ pub async fn import_dir(kb: &KnowledgeBase, site: &Site, dir: &Path) -> anyhow::
 pub async fn import_texts(kb: &KnowledgeBase, site: &Site, files: &[(String, String)]) -> anyhow::Result<ImportReport> {
     let mut drafts = Vec::new();
     for (key, text) in files {
-        let draft = parse_article_file(text).with_context(|| format!("{key}"))?;
-        frontdesk_core::kb::validate_draft(&draft).with_context(|| format!("{key}"))?;
+        let draft = parse_article_file(text).with_context(|| key.clone())?;
+        frontdesk_core::kb::validate_draft(&draft).with_context(|| key.clone())?;
         drafts.push((key, draft));
     }
     let mut report = ImportReport::default();

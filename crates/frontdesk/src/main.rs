@@ -80,6 +80,9 @@ enum KbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the search index from the database (the server also does this at start, and keeps
+    /// it in step by itself while it runs).
+    Reindex,
     /// Write a site's articles to a folder in the format `import` reads.
     Export {
         #[arg(long)]
@@ -225,6 +228,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Kb { command: KbCommand::Reindex } => {
+            let knowledge = frontdesk_server::knowledge::Knowledge::open(&settings.server.knowledge, &*storage.store())
+                .await
+                .context("is a server using this data directory? It keeps its index up to date by itself")?;
+            let index_dir = settings.server.knowledge.index_dir.as_deref().unwrap_or(std::path::Path::new("?"));
+            println!("search index rebuilt in {}", index_dir.display());
+            drop(knowledge);
+            Ok(())
+        }
         Command::Kb { command: KbCommand::Export { site, dir } } => {
             let site = kb::find_site(&*storage.store(), site).await?;
             let written = kb::export_dir(&*storage.store(), &site, &dir).await?;
@@ -272,8 +284,17 @@ pub(crate) async fn serve(
         None => bind(settings.bind).await?,
     };
     let addr = listener.local_addr()?;
-    let router = frontdesk_server::build(storage.store(), settings.server.clone(), clock, entropy).await?;
-    tracing::info!(%addr, storage = %storage.describe(settings), "frontdesk listening");
+    let broker =
+        frontdesk_server::frontdesk_realtime::connect_broker(&settings.broker, settings.database_url.as_deref())
+            .await
+            .with_context(|| {
+                format!("cannot connect the realtime broker {}", settings::redact_broker(&settings.broker))
+            })?;
+    let realtime = frontdesk_server::Realtime { broker, config: settings.realtime.clone() };
+    let router =
+        frontdesk_server::build_with_realtime(storage.store(), settings.server.clone(), clock, entropy, realtime)
+            .await?;
+    tracing::info!(%addr, storage = %storage.describe(settings), broker = %settings::redact_broker(&settings.broker), "frontdesk listening");
     // Scripts and tests read this line to find the port.
     println!("Frontdesk listening on http://{addr}");
     frontdesk_server::serve(listener, router, shutdown_signal()).await?;

@@ -4,6 +4,8 @@
 
 use anyhow::{Context, bail};
 use frontdesk_server::ServerConfig;
+use frontdesk_server::frontdesk_realtime::RealtimeConfig;
+use frontdesk_server::frontdesk_realtime::broker::BrokerSetting;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -24,6 +26,11 @@ pub struct Settings {
     /// A tracing filter such as `info` or `frontdesk_server=debug,info`.
     pub log_level: String,
     pub server: ServerConfig,
+    /// How nodes tell each other about new events: `memory` (one node), `postgres`
+    /// (LISTEN/NOTIFY on `database_url`) or `nats://host:port`.
+    pub broker: String,
+    /// WebSocket limits and timings.
+    pub realtime: RealtimeConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
@@ -52,8 +59,15 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             server: ServerConfig::default(),
+            broker: "memory".to_owned(),
+            realtime: RealtimeConfig::default(),
         }
     }
+}
+
+/// The broker setting for logs: `memory`/`postgres` as they are, a URL without its password.
+pub fn redact_broker(broker: &str) -> String {
+    if broker.contains("://") { redact_url(broker) } else { broker.to_owned() }
 }
 
 /// Passwords in database URLs never reach a log line.
@@ -84,6 +98,8 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("server", &self.server)
+            .field("broker", &redact_broker(&self.broker))
+            .field("realtime", &self.realtime)
             .finish()
     }
 }
@@ -107,6 +123,9 @@ pub struct StorageFlags {
     /// `text` or `json` log lines.
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Realtime broker between nodes: `memory`, `postgres` or `nats://host:port`.
+    #[arg(long, global = true, value_name = "BROKER")]
+    pub broker: Option<String>,
 }
 
 impl Settings {
@@ -150,12 +169,41 @@ impl Settings {
         if let Some(bind) = bind {
             settings.bind = bind;
         }
+        if let Some(broker) = &flags.broker {
+            settings.broker = broker.clone();
+        }
+        match BrokerSetting::parse(&settings.broker).context("invalid broker setting")? {
+            BrokerSetting::Postgres if settings.database_url.is_none() => {
+                bail!("broker = \"postgres\" needs database_url (PostgreSQL)")
+            }
+            _ => {}
+        }
+        settings.realtime.validate().context("invalid realtime settings")?;
+        settings.apply_data_dir_defaults();
         if let Some(url) = &settings.database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             bail!("database_url must start with postgres:// (got {})", redact_url(url));
         }
         Ok(settings)
+    }
+}
+
+/// Where `scripts/fetch-model <data_dir>/models/all-MiniLM-L6-v2` puts the embedding model.
+pub const MODEL_SUBDIR: &str = "models/all-MiniLM-L6-v2";
+
+impl Settings {
+    /// Local state the settings did not place explicitly lives in the data directory: the search
+    /// index, and the embedding model when one was fetched there.
+    fn apply_data_dir_defaults(&mut self) {
+        let k = &mut self.server.knowledge;
+        if k.index_dir.is_none() {
+            k.index_dir = Some(self.data_dir.join("knowledge"));
+        }
+        let local_model = self.data_dir.join(MODEL_SUBDIR);
+        if k.model_dir.is_none() && k.embeddings_url.is_none() && local_model.join("model.safetensors").is_file() {
+            k.model_dir = Some(local_model);
+        }
     }
 }
 
@@ -243,6 +291,37 @@ mod tests {
         std::fs::write(&path, "database_url = \"mysql://x\"\n").expect("write");
         assert!(Settings::load_from(&flags, None, &[]).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_broker_is_a_setting_and_a_flag() {
+        let s = Settings::load_from(&StorageFlags::default(), None, &[]).expect("defaults");
+        assert_eq!(s.broker, "memory");
+        let s =
+            Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_BROKER", "nats://127.0.0.1:4222")]))
+                .expect("nats");
+        assert_eq!(s.broker, "nats://127.0.0.1:4222");
+        let flags = StorageFlags { broker: Some("memory".to_owned()), ..Default::default() };
+        let s = Settings::load_from(&flags, None, &env(&[("FRONTDESK_BROKER", "nats://x:1")])).expect("flag wins");
+        assert_eq!(s.broker, "memory");
+        assert!(
+            Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_BROKER", "redis://x")])).is_err()
+        );
+        assert!(
+            Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_BROKER", "postgres")])).is_err(),
+            "the postgres broker needs PostgreSQL"
+        );
+        let s = Settings::load_from(
+            &StorageFlags::default(),
+            None,
+            &env(&[("FRONTDESK_REALTIME__CLIENT_FRAMES_PER_SECOND", "500")]),
+        )
+        .expect("realtime section");
+        assert_eq!(s.realtime.client_frames_per_second, 500);
+        assert!(
+            Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_REALTIME__SEND_QUEUE", "0")]))
+                .is_err()
+        );
     }
 
     #[test]

@@ -205,7 +205,30 @@ async fn serve_on_postgres_passes_the_black_box_story() {
     else {
         return;
     };
-    black_box_story(vec!["--database-url".to_owned(), url]).await;
+    // The search index still lives in a data directory.
+    let dir = temp_dir("pg");
+    black_box_story(vec!["--database-url".to_owned(), url, "--data-dir".to_owned(), dir.display().to_string()]).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The demo's help center: a cited answer, the honest decline, and a hand-over on request.
+async fn demo_help_center_answers(client: &ChatClient) {
+    let s = client.start().await;
+    let r = client.say(&s, "How long does delivery to Belgium take?").await;
+    let reply = &r.body["reply"];
+    assert_eq!(reply["author_kind"], "assistant", "{:?}", r.body);
+    assert_eq!(reply["citations"][0]["title"], "Shipping and delivery times", "a cited answer: {reply}");
+    assert!(reply["body"].as_str().is_some_and(|b| b.contains("1–2 working days")), "{reply}");
+
+    let r = client.say(&s, "Who won the football World Cup in 1998?").await;
+    assert_eq!(r.body["reply"]["quick_replies"], json!(["Talk to a person"]), "the honest decline: {:?}", r.body);
+    assert!(r.body["reply"]["citations"].as_array().is_some_and(Vec::is_empty));
+
+    let r = client.say(&s, "I want to talk to a human").await;
+    assert_eq!(
+        (r.body["session_status"].clone(), r.body["reply"]["author_kind"].clone()),
+        (json!("escalated"), json!("system"))
+    );
 }
 
 fn read_demo(dir: &Path) -> Value {
@@ -216,6 +239,12 @@ fn read_demo(dir: &Path) -> Value {
 #[tokio::test]
 async fn demo_serves_a_ready_site_and_reuses_it() {
     let dir = temp_dir("demo");
+    // With the model (as `scripts/test` provides it) the demo answers semantically, as `scripts/demo` does.
+    if let Ok(model) = std::env::var("FRONTDESK_TEST_MODEL_DIR") {
+        let target = dir.join("models");
+        std::fs::create_dir_all(&target).expect("models dir");
+        std::os::unix::fs::symlink(model, target.join("all-MiniLM-L6-v2")).expect("link the model");
+    }
     let storage = vec!["--data-dir".to_owned(), dir.display().to_string()];
     let server = Server::start(&storage, &["demo", "--port", "0"]).await;
     let demo = read_demo(&dir);
@@ -226,6 +255,7 @@ async fn demo_serves_a_ready_site_and_reuses_it() {
     // The demo page's own origin is allowed to use the site.
     let client = ChatClient::new(&server.base, demo["site_key"].as_str().expect("key")).with_origin(&server.base);
     chat_api::session_lifecycle(&client).await;
+    demo_help_center_answers(&client).await;
     server.stop().await;
 
     let server = Server::start(&storage, &["demo", "--port", "0"]).await;

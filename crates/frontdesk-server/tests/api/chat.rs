@@ -49,13 +49,16 @@ async fn reactions(server: &TestServer) {
     let r = client.post(&on_visitor, Some(&s.token), &json!({"session_id": s.id, "reaction": "down"})).await;
     assert_error(&r, 422, "invalid_field");
 
+    // The visitor's message, the assistant's own reply to it (the help center is empty: a decline),
+    // and the message written through the use case.
     let history = client.history(&s).await;
     let kinds: Vec<&str> = history.iter().filter_map(|m| m["author_kind"].as_str()).collect();
-    assert_eq!(kinds, ["visitor", "assistant"]);
-    let after = client.get(&format!("/api/chat/history/{}?after_seq=1", s.id), Some(&s.token)).await;
+    assert_eq!(kinds, ["visitor", "assistant", "assistant"]);
+    assert_eq!(history[1]["id"], visitor.body["reply"]["id"]);
+    let after = client.get(&format!("/api/chat/history/{}?after_seq=2", s.id), Some(&s.token)).await;
     assert_eq!(after.body["messages"].as_array().map(Vec::len), Some(1));
     assert_eq!(after.body["messages"][0]["id"], json!(answer.id));
-    let none = client.get(&format!("/api/chat/history/{}?after_seq=2", s.id), Some(&s.token)).await;
+    let none = client.get(&format!("/api/chat/history/{}?after_seq=3", s.id), Some(&s.token)).await;
     assert_eq!(none.body["messages"], json!([]));
     let bad_seq = client.get(&format!("/api/chat/history/{}?after_seq=abc", s.id), Some(&s.token)).await;
     assert_error(&bad_seq, 422, "invalid_field");

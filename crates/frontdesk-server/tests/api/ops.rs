@@ -4,8 +4,10 @@ use crate::support::*;
 use async_trait::async_trait;
 use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::events::OutboxEvent;
+use frontdesk_core::knowledge::{Article, ArticleId};
 use frontdesk_core::model::*;
 use frontdesk_core::ports::FixedClock;
+use frontdesk_core::store::{ArticleFilter, ArticleVersion};
 use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreResult};
 use frontdesk_core::{ConversationId, MessageId, OrgId, SiteId, Timestamp, UserId, VisitorId};
 use frontdesk_server::ServerConfig;
@@ -39,6 +41,11 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/orgs/{org_id}/sites", &["get", "post"]),
     ("/api/app/orgs/{org_id}/sites/{site_id}", &["get", "patch"]),
     ("/api/app/orgs/{org_id}/audit", &["get"]),
+    ("/api/app/orgs/{org_id}/articles", &["get", "post"]),
+    ("/api/app/orgs/{org_id}/articles/{id}", &["get", "patch", "delete"]),
+    ("/api/app/orgs/{org_id}/articles/{id}/publish", &["post"]),
+    ("/api/app/orgs/{org_id}/articles/{id}/unpublish", &["post"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/search", &["get"]),
     ("/metrics", &["get"]),
     ("/api/openapi.json", &["get"]),
 ];
@@ -278,6 +285,30 @@ impl Store for GatedStore {
     }
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         self.inner.outbox_after(after, limit).await
+    }
+    async fn create_article(&self, article: &Article) -> StoreResult<()> {
+        self.inner.create_article(article).await
+    }
+    async fn get_article(&self, org_id: OrgId, id: ArticleId) -> StoreResult<Article> {
+        self.inner.get_article(org_id, id).await
+    }
+    async fn get_article_by_external_key(&self, site_id: SiteId, key: &str) -> StoreResult<Article> {
+        self.inner.get_article_by_external_key(site_id, key).await
+    }
+    async fn update_article(&self, article: &Article) -> StoreResult<()> {
+        self.inner.update_article(article).await
+    }
+    async fn delete_article(&self, org_id: OrgId, id: ArticleId) -> StoreResult<()> {
+        self.inner.delete_article(org_id, id).await
+    }
+    async fn list_articles(&self, org_id: OrgId, filter: &ArticleFilter) -> StoreResult<Vec<Article>> {
+        self.inner.list_articles(org_id, filter).await
+    }
+    async fn all_articles(&self, site_id: Option<SiteId>) -> StoreResult<Vec<Article>> {
+        self.inner.all_articles(site_id).await
+    }
+    async fn article_versions(&self) -> StoreResult<Vec<ArticleVersion>> {
+        self.inner.article_versions().await
     }
 }
 

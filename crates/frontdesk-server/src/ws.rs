@@ -1,0 +1,555 @@
+//! WebSockets: `GET /api/chat/ws` for the widget and `GET /api/app/ws` for agents.
+//!
+//! The socket only carries what follows from the REST API (messages are sent with `POST`); the
+//! protocol is in `docs/protocol.md` and its frames in `frontdesk_realtime::frames`. Each
+//! connection is one task holding the socket, a bounded queue from the hub, a heartbeat timer and
+//! a token bucket for the client's frames.
+
+use crate::app_api::Agent;
+use crate::chat_api::{API_KEY_HEADER, SessionCtx, authorize};
+use crate::error::{ApiError, ErrorCode};
+use crate::http;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use bytes::Bytes;
+use frontdesk_core::chat::HISTORY_PAGE;
+use frontdesk_core::roles::Permission;
+use frontdesk_core::store::StoreError;
+use frontdesk_core::{ConversationId, OrgId, SiteId, UserId};
+use frontdesk_realtime::frames::{self, ClientFrame, Hello};
+use frontdesk_realtime::hub::ConnectionGuard;
+use frontdesk_realtime::{EphemeralEvent, Event, Party, Subscription, close};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The socket's read buffer: client frames are small (typing, read marks), so a small buffer
+/// keeps idle connections cheap. Larger frames still work, up to `max_frame_bytes`.
+const READ_BUFFER: usize = 1024;
+/// Bytes that may wait in the socket's write buffer before a send waits.
+const MAX_WRITE_BUFFER: usize = 64 * 1024;
+/// Conversations an agent connection remembers having checked (typing, read marks).
+const CHECKED_CONVERSATIONS: usize = 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/chat/ws", get(widget_ws)).route("/api/app/ws", get(agent_ws))
+}
+
+/// After every successful state-changing request, the outbox follower reads at once (the
+/// request may have committed outbox events) and tells the other nodes.
+pub async fn wake_after_writes(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.run(req).await;
+    if write && response.status().is_success() {
+        st.hub.wake();
+    }
+    response
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WidgetQuery {
+    /// The site's public key (browsers cannot set `X-API-Key` on a WebSocket).
+    key: Option<String>,
+    /// The session token (browsers cannot set `Authorization` either).
+    token: Option<String>,
+    /// Resume at once from this sequence number (same as a first `resume` frame).
+    after_seq: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AgentQuery {
+    /// Resume at once from this inbox offset.
+    offset: Option<i64>,
+    /// Resume at once, live from now (`?live=true`), without an offset.
+    live: Option<bool>,
+}
+
+fn query<T: serde::de::DeserializeOwned + Default>(parts: &Parts) -> Result<T, ApiError> {
+    if parts.uri.query().is_none() {
+        return Ok(T::default());
+    }
+    Query::<T>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .map_err(|_| ApiError::new(ErrorCode::MalformedRequest, "malformed query parameters"))
+}
+
+/// A widget's session, checked exactly as the REST API checks it: key, Origin allowlist, token
+/// signature, the session belonging to the key's site, generation and expiry.
+struct WidgetAuth {
+    site_id: SiteId,
+    org_id: OrgId,
+    conversation_id: ConversationId,
+    after_seq: Option<i64>,
+}
+
+impl FromRequestParts<AppState> for WidgetAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let q: WidgetQuery = query(parts)?;
+        if !parts.headers.contains_key(API_KEY_HEADER)
+            && let Some(value) = q.key.as_deref().and_then(|k| HeaderValue::from_str(k).ok())
+        {
+            parts.headers.insert(API_KEY_HEADER, value);
+        }
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && let Some(value) = q.token.as_deref().and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
+        {
+            parts.headers.insert(header::AUTHORIZATION, value);
+        }
+        let ctx = SessionCtx::from_request_parts(parts, st).await?;
+        let conversation = authorize(st, &ctx, ctx.claims.session_id).await?;
+        Ok(WidgetAuth {
+            site_id: conversation.site_id,
+            org_id: conversation.org_id,
+            conversation_id: conversation.id,
+            after_seq: q.after_seq,
+        })
+    }
+}
+
+/// An agent: the login cookie, from this server's own origin when the browser names one
+/// (cross-site WebSocket hijacking), and the organizations whose conversations they may read.
+struct AgentAuth {
+    user: UserId,
+    /// Organizations whose conversations the agent reads.
+    orgs: Vec<OrgId>,
+    /// Of those, the ones where the agent may also handle them (typing).
+    handles: Vec<OrgId>,
+    resume: Option<Option<i64>>,
+}
+
+impl FromRequestParts<AppState> for AgentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let q: AgentQuery = query(parts)?;
+        if let Some(origin) = http::header_str(&parts.headers, &header::ORIGIN) {
+            let own = http::own_origins(st.public_origin.as_deref(), http::header_str(&parts.headers, &header::HOST));
+            if !http::csrf_allows(&own, Some(origin)) {
+                return Err(ApiError::new(ErrorCode::OriginNotAllowed, "the dashboard's socket is for its own origin"));
+            }
+        }
+        let Agent { user } = Agent::from_request_parts(parts, st).await?;
+        let memberships = st.chat.store.list_memberships_of_user(user.id).await?;
+        let orgs =
+            memberships.iter().filter(|m| m.role.allows(Permission::ReadConversations)).map(|m| m.org_id).collect();
+        let handles =
+            memberships.iter().filter(|m| m.role.allows(Permission::HandleConversations)).map(|m| m.org_id).collect();
+        let resume = match (q.offset, q.live) {
+            (Some(offset), _) => Some(Some(offset)),
+            (None, Some(true)) => Some(None),
+            _ => None,
+        };
+        Ok(AgentAuth { user: user.id, orgs, handles, resume })
+    }
+}
+
+fn configure(st: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    let max = st.hub.config().max_frame_bytes;
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(max)
+        .max_frame_size(max)
+}
+
+/// The widget's socket: `?key=pk_…&token=…` (or the usual headers), optionally `&after_seq=N`.
+async fn widget_ws(State(st): State<AppState>, auth: WidgetAuth, ws: WebSocketUpgrade) -> Response {
+    let initial = auth.after_seq.map(Resume::Seq);
+    let who = Who::Widget { site_id: auth.site_id, org_id: auth.org_id, conversation_id: auth.conversation_id };
+    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial))
+}
+
+/// The dashboard's socket: the login cookie; optionally `?offset=N` or `?live=true`.
+async fn agent_ws(State(st): State<AppState>, auth: AgentAuth, ws: WebSocketUpgrade) -> Response {
+    let initial = auth.resume.map(Resume::Offset);
+    let who = Who::Agent { user: auth.user, orgs: auth.orgs, handles: auth.handles, checked: HashMap::new() };
+    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial))
+}
+
+enum Who {
+    Widget {
+        site_id: SiteId,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+    },
+    Agent {
+        user: UserId,
+        orgs: Vec<OrgId>,
+        handles: Vec<OrgId>,
+        /// Conversations already shown to be in one of `orgs`.
+        checked: HashMap<ConversationId, OrgId>,
+    },
+}
+
+enum Resume {
+    Seq(i64),
+    Offset(Option<i64>),
+}
+
+/// Why a connection ends: a close frame to send, or nothing (the peer is gone).
+enum End {
+    Close(u16, &'static str),
+    Gone,
+}
+
+/// A token bucket for the client's frames.
+struct Bucket {
+    tokens: f32,
+    rate: f32,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(per_second: u32) -> Self {
+        let rate = per_second as f32;
+        Bucket { tokens: rate * 2.0, rate, at: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f32() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate * 2.0);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Conn {
+    st: AppState,
+    guard: ConnectionGuard,
+    who: Who,
+    sub: Option<Subscription>,
+    /// Frames at or below this seq (widget) or offset (agent) were sent by the catch-up.
+    skip_upto: i64,
+    bucket: Bucket,
+    heard: Instant,
+    write_timeout: Duration,
+}
+
+async fn run(st: AppState, mut socket: WebSocket, who: Who, initial: Option<Resume>) {
+    let config = st.hub.config().clone();
+    let guard = st.hub.open_connection();
+    let mut conn = Conn {
+        bucket: Bucket::new(config.client_frames_per_second),
+        heard: Instant::now(),
+        write_timeout: Duration::from_secs(config.write_timeout_secs),
+        st,
+        guard,
+        who,
+        sub: None,
+        skip_upto: 0,
+    };
+    let end = conn.serve(&mut socket, initial, &config).await;
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let _ = tokio::time::timeout(conn.write_timeout, socket.send(Message::Close(Some(frame)))).await;
+    }
+}
+
+async fn next_event(sub: &mut Option<Subscription>) -> Option<Arc<Event>> {
+    match sub {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Conn {
+    async fn serve(
+        &mut self,
+        socket: &mut WebSocket,
+        initial: Option<Resume>,
+        config: &frontdesk_realtime::RealtimeConfig,
+    ) -> End {
+        let hello = {
+            let (role, conversation_id, org_ids) = match &self.who {
+                Who::Widget { conversation_id, .. } => ("visitor", Some(*conversation_id), None),
+                Who::Agent { orgs, .. } => ("agent", None, Some(orgs.as_slice())),
+            };
+            frames::frame(
+                "hello",
+                Hello {
+                    protocol: frames::PROTOCOL_VERSION,
+                    role,
+                    connection_id: self.guard.id(),
+                    heartbeat_secs: config.heartbeat_secs,
+                    idle_timeout_secs: config.idle_timeout_secs,
+                    max_frame_bytes: config.max_frame_bytes,
+                    conversation_id,
+                    org_ids,
+                },
+            )
+        };
+        if let Err(end) = self.send(socket, hello).await {
+            return end;
+        }
+        if let Some(resume) = initial
+            && let Err(end) = self.resume(socket, resume).await
+        {
+            return end;
+        }
+        let heartbeat = Duration::from_secs(config.heartbeat_secs);
+        let idle = Duration::from_secs(config.idle_timeout_secs);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(message)) => self.on_message(socket, message).await,
+                    Some(Err(e)) => Err(read_error(e)),
+                    None => Err(End::Gone),
+                },
+                event = next_event(&mut self.sub) => match event {
+                    Some(event) => self.on_event(socket, &event).await,
+                    None => Err(End::Close(close::SLOW_CONSUMER, "slow consumer: resume")),
+                },
+                _ = tick.tick() => {
+                    if self.heard.elapsed() >= idle {
+                        Err(End::Close(close::IDLE_TIMEOUT, "idle timeout"))
+                    } else {
+                        self.send_message(socket, Message::Ping(Bytes::new())).await
+                    }
+                }
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn send_message(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+        match tokio::time::timeout(self.write_timeout, socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Close(close::SLOW_CONSUMER, "write stalled: resume")),
+        }
+    }
+
+    async fn send(&self, socket: &mut WebSocket, frame: Bytes) -> Result<(), End> {
+        let text = Utf8Bytes::try_from(frame).map_err(|_| End::Close(1011, "internal error"))?;
+        self.send_message(socket, Message::Text(text)).await
+    }
+
+    async fn on_event(&mut self, socket: &mut WebSocket, event: &Event) -> Result<(), End> {
+        let (frame, position) = match &self.who {
+            Who::Widget { .. } => (&event.widget, event.seq),
+            Who::Agent { .. } => (&event.agent, event.offset),
+        };
+        let Some(frame) = frame else { return Ok(()) };
+        if position.is_some_and(|p| p <= self.skip_upto) {
+            return Ok(());
+        }
+        self.send(socket, frame.clone()).await
+    }
+
+    async fn on_message(&mut self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+        self.heard = Instant::now();
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => return Err(End::Close(close::UNSUPPORTED_DATA, "text frames only")),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Close(_) => return Err(End::Gone),
+        };
+        if !self.bucket.take() {
+            return Err(End::Close(close::RATE_LIMITED, "too many frames"));
+        }
+        let frame = match frames::parse_client_frame(text.as_str()) {
+            Ok(f) => f,
+            Err(message) => return self.send(socket, frames::error("malformed_frame", &message)).await,
+        };
+        match frame {
+            ClientFrame::Ping { nonce } => self.send(socket, frames::pong(nonce.as_ref())).await,
+            ClientFrame::Resume { after_seq, offset } => {
+                if self.sub.is_some() {
+                    return self.send(socket, frames::error("already_resumed", "resume once per connection")).await;
+                }
+                let resume = match self.who {
+                    Who::Widget { .. } => Resume::Seq(after_seq.unwrap_or(0)),
+                    Who::Agent { .. } => Resume::Offset(offset),
+                };
+                self.resume(socket, resume).await
+            }
+            ClientFrame::Typing { conversation_id, on } => {
+                self.signal(socket, conversation_id, Permission::HandleConversations, |by, user_id| {
+                    EphemeralEvent::Typing { from: by, user_id, on }
+                })
+                .await
+            }
+            ClientFrame::Read { conversation_id, seq } => {
+                if seq < 0 {
+                    return self.send(socket, frames::error("invalid_field", "seq must not be negative")).await;
+                }
+                self.signal(socket, conversation_id, Permission::ReadConversations, |by, user_id| {
+                    EphemeralEvent::Read { by, user_id, seq }
+                })
+                .await
+            }
+        }
+    }
+
+    /// Publishes a typing or read signal for the widget's conversation, or for the conversation
+    /// an agent names (which must be in one of their organizations, with `permission`).
+    async fn signal(
+        &mut self,
+        socket: &mut WebSocket,
+        conversation: Option<ConversationId>,
+        permission: Permission,
+        make: impl FnOnce(Party, Option<UserId>) -> EphemeralEvent,
+    ) -> Result<(), End> {
+        let id = self.guard.id();
+        let hub = self.st.hub.clone();
+        let reply = match &mut self.who {
+            Who::Widget { org_id, conversation_id, .. } => {
+                hub.publish_ephemeral_from(id, *org_id, *conversation_id, make(Party::Visitor, None));
+                None
+            }
+            Who::Agent { user, orgs, handles, checked } => match conversation {
+                None => Some(frames::error("invalid_field", "conversation_id is required")),
+                Some(conversation) => {
+                    let org = match checked.get(&conversation) {
+                        Some(org) => Some(*org),
+                        None => {
+                            let mut found = None;
+                            for org in orgs.iter() {
+                                match self.st.chat.store.get_conversation(*org, conversation).await {
+                                    Ok(_) => {
+                                        found = Some(*org);
+                                        break;
+                                    }
+                                    Err(StoreError::NotFound) => {}
+                                    Err(_) => return Err(End::Close(1011, "database unavailable: reconnect")),
+                                }
+                            }
+                            if let Some(org) = found {
+                                if checked.len() >= CHECKED_CONVERSATIONS {
+                                    checked.clear();
+                                }
+                                checked.insert(conversation, org);
+                            }
+                            found
+                        }
+                    };
+                    let allowed = if permission == Permission::HandleConversations { &*handles } else { &*orgs };
+                    match org {
+                        Some(org) if allowed.contains(&org) => {
+                            hub.publish_ephemeral_from(id, org, conversation, make(Party::Agent, Some(*user)));
+                            None
+                        }
+                        Some(_) => Some(frames::error("forbidden", "your role does not allow this")),
+                        None => Some(frames::error("not_found", "no such conversation")),
+                    }
+                }
+            },
+        };
+        match reply {
+            Some(frame) => self.send(socket, frame).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Subscribes first, then sends what the client missed from the database, then live frames
+    /// follow; a live frame the catch-up already sent is dropped (`skip_upto`).
+    async fn resume(&mut self, socket: &mut WebSocket, resume: Resume) -> Result<(), End> {
+        let unavailable = || End::Close(1011, "database unavailable: reconnect and resume");
+        let hub = self.st.hub.clone();
+        let id = self.guard.id();
+        match (&self.who, resume) {
+            (Who::Widget { site_id, org_id, conversation_id }, resume) => {
+                let after_seq = match resume {
+                    Resume::Seq(s) => s.max(0),
+                    Resume::Offset(_) => 0,
+                };
+                let (site_id, org_id, conversation_id) = (*site_id, *org_id, *conversation_id);
+                self.sub = Some(hub.subscribe_widget(id, org_id, conversation_id));
+                let store = &self.st.chat.store;
+                let mut last = after_seq;
+                let mut replayed = 0;
+                loop {
+                    let page =
+                        store.list_messages(conversation_id, last, HISTORY_PAGE).await.map_err(|_| unavailable())?;
+                    for message in &page {
+                        self.send(socket, frames::message_created(message, None)).await?;
+                        last = message.seq;
+                        replayed += 1;
+                    }
+                    if page.len() < HISTORY_PAGE as usize {
+                        break;
+                    }
+                }
+                let conversation =
+                    store.get_conversation_for_site(site_id, conversation_id).await.map_err(|_| unavailable())?;
+                self.skip_upto = last;
+                self.send(socket, frames::resumed_widget(conversation_id, last, conversation.status, replayed)).await?;
+                self.send(socket, hub.widget_presence(org_id)).await
+            }
+            (Who::Agent { user, orgs, .. }, resume) => {
+                let offset = match resume {
+                    Resume::Offset(o) => o,
+                    Resume::Seq(_) => None,
+                };
+                let orgs = orgs.clone();
+                let (sub, cursor) = hub.subscribe_agent(id, *user, orgs.clone());
+                self.sub = Some(sub);
+                let window = hub.config().resume_window_events;
+                match offset {
+                    None => {
+                        self.skip_upto = cursor;
+                        self.send(socket, frames::resumed_agent(cursor, 0)).await?;
+                    }
+                    Some(o) if o >= cursor => {
+                        self.skip_upto = o;
+                        self.send(socket, frames::resumed_agent(o, 0)).await?;
+                    }
+                    Some(o) if cursor - o > window => {
+                        self.skip_upto = cursor;
+                        self.send(socket, frames::reset(cursor)).await?;
+                    }
+                    Some(o) => {
+                        let mut after = o;
+                        let mut replayed = 0;
+                        loop {
+                            let page = hub.replay_page(after, &orgs).await.map_err(|_| unavailable())?;
+                            for (_, frame) in page.frames {
+                                self.send(socket, frame).await?;
+                                replayed += 1;
+                            }
+                            after = page.last;
+                            if page.done || after >= cursor {
+                                break;
+                            }
+                        }
+                        self.skip_upto = after;
+                        self.send(socket, frames::resumed_agent(after, replayed)).await?;
+                    }
+                }
+                for org in &orgs {
+                    self.send(socket, hub.agent_presence(*org)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn read_error(e: axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e.into_inner().downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => End::Close(close::TOO_BIG, "frame too large"),
+        Some(WsError::Protocol(_)) => End::Close(1002, "protocol error"),
+        _ => End::Gone,
+    }
+}
