@@ -106,6 +106,21 @@ impl Chat {
             last_activity_at: now,
         };
         self.store.create_conversation(&conversation).await?;
+        // The site's welcome message opens the conversation, stored like any other message.
+        let welcome = site.assistant.welcome_message.trim();
+        if site.assistant.enabled && !welcome.is_empty() {
+            let (_, opened) = self
+                .automated_message(
+                    site.org_id,
+                    conversation.id,
+                    AuthorKind::Assistant,
+                    welcome.to_owned(),
+                    Vec::new(),
+                    Vec::new(),
+                )
+                .await?;
+            return Ok((opened, visitor));
+        }
         Ok((conversation, visitor))
     }
 

@@ -658,6 +658,7 @@ pub async fn update_site(
         changed.push("widget");
     }
     if let Some(mut assistant) = body.assistant {
+        validate_assistant(&assistant)?;
         keep_masked_api_key(&site.assistant.provider, &mut assistant.provider);
         site.assistant = assistant;
         changed.push("assistant");
@@ -669,6 +670,41 @@ pub async fn update_site(
     audit(&st, member.org_id(), Some(member.user.id), "site.update", ("site", site.id.to_string()), &meta, details)
         .await;
     Ok(Json(site.redacted()))
+}
+
+fn invalid_assistant(field: &str, message: impl Into<String>) -> ApiError {
+    frontdesk_core::CoreError::Invalid { field: format!("assistant.{field}"), message: message.into() }.into()
+}
+
+/// Settings the assistant could not work with are refused up front, not discovered by a visitor.
+fn validate_assistant(a: &AssistantSettings) -> Result<(), ApiError> {
+    if let Err(bad) = frontdesk_assistant::validate_keywords(&a.escalation_keywords) {
+        return Err(invalid_assistant("escalation_keywords", bad.join("; ")));
+    }
+    if !(0.0..=2.0).contains(&a.temperature) {
+        return Err(invalid_assistant("temperature", "between 0 and 2"));
+    }
+    if !(1..=16_384).contains(&a.max_tokens) {
+        return Err(invalid_assistant("max_tokens", "between 1 and 16384"));
+    }
+    if a.system_prompt.chars().count() > 8_000 {
+        return Err(invalid_assistant("system_prompt", "at most 8000 characters"));
+    }
+    if a.welcome_message.chars().count() > validate::MAX_MESSAGE_CHARS {
+        return Err(invalid_assistant("welcome_message", "at most 4000 characters"));
+    }
+    if let ProviderSettings::Openai { base_url, model, .. } = &a.provider {
+        if http::url_origin(base_url).is_none() {
+            return Err(invalid_assistant(
+                "provider.base_url",
+                "an absolute http(s) URL such as https://api.openai.com/v1",
+            ));
+        }
+        if model.trim().is_empty() {
+            return Err(invalid_assistant("provider.model", "name the model"));
+        }
+    }
+    Ok(())
 }
 
 /// A client that read the site back sees the key masked; sending the mask again means "unchanged".

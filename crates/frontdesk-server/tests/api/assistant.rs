@@ -201,3 +201,28 @@ async fn an_openai_compatible_provider_writes_the_answer_and_failures_fall_back(
         r.body
     );
 }
+
+#[tokio::test]
+async fn the_welcome_message_opens_a_conversation_and_bad_settings_are_refused() {
+    let server = TestServer::start(Backend::Sqlite, "welcome", roomy_config()).await.expect("sqlite");
+    set_assistant(&server, json!({"welcome_message": "Hi! Ask me about **shipping** or returns."})).await;
+    let client = server.browser();
+    let s = client.start().await;
+    let history = client.history(&s).await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!((history[0]["seq"].clone(), history[0]["author_kind"].clone()), (json!(1), json!("assistant")));
+    assert_eq!(history[0]["html"], "<p>Hi! Ask me about <strong>shipping</strong> or returns.</p>");
+    assert_eq!(client.say(&s, "Hello").await.body["message"]["seq"], 2, "the visitor's first message follows it");
+
+    let owner = server.login(OWNER_EMAIL).await;
+    let path = format!("/api/app/orgs/{}/sites/{}", server.org.id, server.site.id);
+    for (assistant, field) in [
+        (json!({"escalation_keywords": ["/(unclosed/"]}), "assistant.escalation_keywords"),
+        (json!({"temperature": 7.5}), "assistant.temperature"),
+        (json!({"max_tokens": 0}), "assistant.max_tokens"),
+        (json!({"provider": {"kind": "openai", "base_url": "ftp://x", "model": "m"}}), "assistant.provider.base_url"),
+    ] {
+        let r = owner.patch(&path, &json!({ "assistant": assistant })).await;
+        assert_eq!((r.status, r.body["error"]["field"].clone()), (422, json!(field)), "{:?}", r.body);
+    }
+}
