@@ -164,6 +164,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(kb_api::routes())
         .merge(openapi::routes())
         .merge(ws::routes())
+        .merge(frontdesk_web::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         // Innermost first: each layer wraps the ones above it.

@@ -53,6 +53,7 @@ pub async fn run(
     println!("  Frontdesk demo is running at {}", info.url);
     println!("  Owner login:   {} / {}", info.owner_email, info.owner_password);
     println!("  Site key:      {}", info.site_key);
+    println!("  Demo shop:     {}/demo?key={}", info.url, info.site_key);
     println!("  Details:       {}", info_path.display());
     println!("  Try the chat API:");
     println!(

@@ -1,0 +1,74 @@
+import type { Emitter } from './queue';
+import type { Locale } from './i18n';
+
+/** What a host page sets in `window.FrontdeskConfig` (or a `<script type="application/json" id="frontdesk-config">`). */
+export interface FrontdeskConfig {
+  apiUrl?: string;
+  apiKey: string;
+  primaryColor?: string;
+  position?: string;
+  mode?: 'launcher' | 'frame';
+  container?: string;
+  locale?: string;
+  params?: Record<string, unknown>;
+  tracking?: boolean;
+  nonce?: string;
+}
+
+export interface Channel {
+  kind: string;
+  label: string;
+  url: string;
+}
+
+/** `GET /api/chat/config`. */
+export interface ServerConfig {
+  site_name?: string;
+  widget?: {
+    title?: string;
+    primary_color?: string;
+    position?: string;
+    welcome_heading?: string;
+    welcome_subheading?: string;
+    greeting?: string;
+    language?: string;
+    quick_replies?: string[];
+    channels?: Channel[];
+    show_branding?: boolean;
+  };
+}
+
+export interface Identity {
+  name?: string;
+  email?: string;
+  user_id?: string;
+  hmac?: string;
+}
+
+/** What the loader hands to the panel chunk. */
+export interface WidgetContext {
+  config: FrontdeskConfig;
+  apiUrl: string;
+  server: ServerConfig;
+  locale: Locale;
+  root: ShadowRoot;
+  /** Where the panel goes (the shadow root's container element). */
+  mount: HTMLElement;
+  frame: boolean;
+  launcher: HTMLButtonElement | null;
+  events: Emitter;
+  params: Record<string, unknown>;
+  identity: Identity;
+  colors: { bg: string; fg: string };
+  onClose: () => void;
+  setUnread: (n: number) => void;
+}
+
+export interface Panel {
+  open(): void;
+  close(): void;
+  isOpen(): boolean;
+  destroy(): void;
+}
+
+export type PanelFactory = (ctx: WidgetContext) => Panel;
