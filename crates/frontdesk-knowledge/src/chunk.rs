@@ -57,6 +57,27 @@ pub fn indexed_text(title: &str, heading: &str, text: &str) -> String {
     out
 }
 
+/// Words of a chunk's lead, its second embedded text (see [`embedding_views`]).
+pub const LEAD_WORDS: usize = 48;
+
+/// The texts embedded for one chunk: the whole chunk ([`indexed_text`]) and, when the body is longer
+/// than [`LEAD_WORDS`] words, its lead (title, heading path and the first [`LEAD_WORDS`] words).
+///
+/// A sentence model truncates the whole chunk at its input limit (256 tokens for all-MiniLM-L6-v2)
+/// and averages everything the chunk says into one vector; help-center and FAQ text usually states
+/// its point first, and the lead's vector keeps that point sharp. The index scores a chunk with the
+/// mean of the whole chunk's cosine and the best of the two (so a lead can lift a chunk, by half its
+/// margin, but never sink it). Chosen on the tuning halves of the evaluation (`docs/benchmarks.md`);
+/// overlapping windows over the whole chunk were tried and did worse.
+pub fn embedding_views(title: &str, heading: &str, text: &str) -> Vec<String> {
+    let mut out = vec![indexed_text(title, heading, text)];
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() > LEAD_WORDS {
+        out.push(indexed_text(title, heading, &words[..LEAD_WORDS].join(" ")));
+    }
+    out
+}
+
 /// A heading path separator.
 pub const HEADING_SEPARATOR: &str = " › ";
 
@@ -302,6 +323,16 @@ mod tests {
 
     fn words(n: usize, word: &str) -> String {
         vec![word; n].join(" ")
+    }
+
+    #[test]
+    fn long_chunks_get_a_lead_view() {
+        assert_eq!(embedding_views("T", "", "short body"), vec!["T\n\nshort body".to_string()]);
+        let body: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
+        let views = embedding_views("Title", "H", &body.join(" "));
+        assert_eq!(views.len(), 2);
+        assert_eq!(views[0], indexed_text("Title", "H", &body.join(" ")));
+        assert_eq!(views[1], indexed_text("Title", "H", &body[..LEAD_WORDS].join(" ")));
     }
 
     #[test]

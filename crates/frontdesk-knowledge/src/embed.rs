@@ -9,6 +9,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
@@ -61,7 +63,20 @@ pub struct LocalBertEmbedder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
+    /// One-thread pools for short inputs (a visitor's question): splitting a ~10-token forward pass
+    /// across cores costs more in hand-offs than it saves, and much more when the cores are busy.
+    /// One pool per core, so concurrent queries still run side by side.
+    serial: Vec<SerialPool>,
+    next_pool: AtomicUsize,
 }
+
+struct SerialPool {
+    busy: Mutex<()>,
+    pool: rayon::ThreadPool,
+}
+
+/// Inputs of at most this many tokens in all run on one thread (see `LocalBertEmbedder::serial`).
+const SERIAL_MAX_TOKENS: usize = 256;
 
 /// The longest input the model sees, in tokens (sentence-transformers' `max_seq_length` for MiniLM).
 pub const MAX_TOKENS: usize = 256;
@@ -94,19 +109,68 @@ impl LocalBertEmbedder {
             .map_err(|e| model_err(format!("model.safetensors: {e}")))?;
         let model = BertModel::load(vb, &config).map_err(|e| model_err(format!("model: {e}")))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bert".into());
-        Ok(Self { id: format!("local:{name}"), dim: config.hidden_size, model, tokenizer, device })
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1).clamp(1, 8);
+        let serial = (0..cores)
+            .map(|i| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(move |_| format!("frontdesk-embed-{i}"))
+                    .build()
+                    .map(|pool| SerialPool { busy: Mutex::new(()), pool })
+                    .map_err(model_err)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            id: format!("local:{name}"),
+            dim: config.hidden_size,
+            model,
+            tokenizer,
+            device,
+            serial,
+            next_pool: AtomicUsize::new(0),
+        })
+    }
+
+    /// Run `f` on a one-thread pool: a free one if there is one, else the next in turn.
+    fn run_serial<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        for p in &self.serial {
+            if let Ok(_guard) = p.busy.try_lock() {
+                return p.pool.install(f);
+            }
+        }
+        let i = self.next_pool.fetch_add(1, Ordering::Relaxed) % self.serial.len().max(1);
+        match self.serial.get(i) {
+            Some(p) => {
+                let _guard = p.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                p.pool.install(f)
+            }
+            None => f(),
+        }
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(model_err)?;
+        // One text: no batch (the tokenizer's batch path hands work to a thread pool).
+        let encodings = match texts {
+            [one] => vec![self.tokenizer.encode(*one, true).map_err(model_err)?],
+            _ => self.tokenizer.encode_batch(texts.to_vec(), true).map_err(model_err)?,
+        };
         let n = encodings.len();
         let len = encodings.first().map(|e| e.get_ids().len()).unwrap_or(0);
         if n == 0 || len == 0 {
             return Ok(vec![vec![0.0; self.dim]; n]);
         }
+        if n * len <= SERIAL_MAX_TOKENS && !self.serial.is_empty() {
+            self.run_serial(|| self.forward(&encodings, n, len))
+        } else {
+            self.forward(&encodings, n, len)
+        }
+    }
+
+    /// The model on `n` encodings of `len` tokens each, mean-pooled and normalized.
+    fn forward(&self, encodings: &[tokenizers::Encoding], n: usize, len: usize) -> Result<Vec<Vec<f32>>> {
         let mut ids = Vec::with_capacity(n * len);
         let mut mask = Vec::with_capacity(n * len);
-        for e in &encodings {
+        for e in encodings {
             ids.extend_from_slice(e.get_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }

@@ -9,7 +9,8 @@ use frontdesk_core::knowledge::Retrieval;
 pub enum Ranking {
     /// BM25 only.
     Lexical,
-    /// Cosine similarity only (falls back to BM25 when there is no embedder).
+    /// Cosine similarity only (falls back to BM25 when there is no embedder). A chunk's cosine is
+    /// the mean of its whole text's and its best view's (see [`crate::chunk::embedding_views`]).
     Semantic,
     /// Score fusion: `cosine + lexical_weight × bm25 / best_bm25` (the BM25 score relative to the
     /// query's best, so the weight means the same for every query and corpus). The cosine of every
@@ -20,7 +21,7 @@ pub enum Ranking {
 }
 
 /// The default hybrid weight of the relative BM25 score (tuned on the tuning halves of both FAQ sets).
-pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.10;
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.075;
 
 impl Default for Ranking {
     fn default() -> Self {
@@ -30,7 +31,7 @@ impl Default for Ranking {
 
 /// Below this [`confidence`], the knowledge base is taken not to answer the question (calibrated with
 /// the local all-MiniLM-L6-v2 model; see `docs/benchmarks.md`).
-pub const DEFAULT_CONFIDENCE_THRESHOLD: f32 = 0.42;
+pub const DEFAULT_CONFIDENCE_THRESHOLD: f32 = 0.44;
 
 /// Below this [`confidence`] without an embedder (the query-term coverage of the best lexical
 /// passage), the knowledge base is taken not to answer (calibrated on the FAQ sets with BM25 only;

@@ -14,7 +14,7 @@
 //! `tokio::task::spawn_blocking`. The index is `Send + Sync`; writes are serialized, searches run
 //! concurrently with them and see a change as soon as the writing call returns.
 
-use crate::chunk::{Chunk, chunk_article, indexed_text};
+use crate::chunk::{Chunk, chunk_article, embedding_views, indexed_text};
 use crate::embed::{Embedder, dot};
 use crate::fusion::Ranking;
 use crate::{KnowledgeError, Result};
@@ -149,54 +149,97 @@ struct ChunkRecord {
     locale: String,
 }
 
-/// A site's chunks and their vectors (row `i` of `vectors` belongs to `chunks[i]`).
+/// A site's chunks and their vectors. A chunk has one or more vectors (see
+/// [`crate::chunk::embedding_views`]), the whole chunk's first: row `r` of `vectors` belongs to
+/// `chunks[row_chunk[r]]`, and a chunk's rows are contiguous and in order.
 #[derive(Default)]
 struct SiteData {
     chunks: Vec<Arc<ChunkRecord>>,
     vectors: Vec<f32>,
+    row_chunk: Vec<u32>,
+    /// Chunks that have no vector (indexed without an embedder).
+    vectorless: usize,
     by_key: HashMap<u64, usize>,
     /// Chunk count per analyzer language, to know which fields a query must search.
     languages: HashMap<&'static str, usize>,
 }
 
 impl SiteData {
-    fn push(&mut self, record: ChunkRecord, vector: Option<&[f32]>) {
-        if let Some(&i) = self.by_key.get(&record.key) {
-            self.remove_at(i, vector.map(<[f32]>::len).unwrap_or(0));
+    /// Add a chunk with its vectors (`dim` floats each, concatenated), replacing a chunk of the same id.
+    fn push(&mut self, record: ChunkRecord, vectors: Option<&[f32]>, dim: usize) {
+        if self.by_key.contains_key(&record.key) {
+            let key = record.key;
+            self.retain(|c| c.key != key, dim);
         }
         *self.languages.entry(language_of(&record.locale)).or_default() += 1;
-        self.by_key.insert(record.key, self.chunks.len());
+        let i = self.chunks.len();
+        self.by_key.insert(record.key, i);
         self.chunks.push(Arc::new(record));
-        if let Some(v) = vector {
-            self.vectors.extend_from_slice(v);
+        match vectors {
+            Some(v) if dim > 0 && !v.is_empty() && v.len() % dim == 0 => {
+                self.vectors.extend_from_slice(v);
+                self.row_chunk.extend(std::iter::repeat_n(i as u32, v.len() / dim));
+            }
+            _ => self.vectorless += 1,
         }
     }
 
-    fn remove_at(&mut self, i: usize, dim: usize) {
-        let removed = self.chunks.swap_remove(i);
-        self.by_key.remove(&removed.key);
-        if let Some(n) = self.languages.get_mut(language_of(&removed.locale)) {
-            *n = n.saturating_sub(1);
-        }
-        if let Some(moved) = self.chunks.get(i) {
-            self.by_key.insert(moved.key, i);
-        }
-        if dim > 0 && self.vectors.len() >= (i + 1) * dim {
-            let last = self.vectors.len() - dim;
-            if i * dim != last {
-                self.vectors.copy_within(last.., i * dim);
+    /// Keep the chunks `keep` accepts (in order) with their vectors.
+    fn retain(&mut self, keep: impl Fn(&ChunkRecord) -> bool, dim: usize) {
+        let old = std::mem::take(&mut self.chunks);
+        let mut new_index = vec![u32::MAX; old.len()];
+        self.by_key.clear();
+        self.languages.clear();
+        for (i, c) in old.into_iter().enumerate() {
+            if keep(&c) {
+                new_index[i] = self.chunks.len() as u32;
+                self.by_key.insert(c.key, self.chunks.len());
+                *self.languages.entry(language_of(&c.locale)).or_default() += 1;
+                self.chunks.push(c);
             }
-            self.vectors.truncate(last);
         }
+        let mut write = 0;
+        let mut has_rows = vec![false; self.chunks.len()];
+        for read in 0..self.row_chunk.len() {
+            let owner = new_index.get(self.row_chunk[read] as usize).copied().unwrap_or(u32::MAX);
+            if owner == u32::MAX {
+                continue;
+            }
+            if dim > 0 && read != write {
+                self.vectors.copy_within(read * dim..(read + 1) * dim, write * dim);
+            }
+            self.row_chunk[write] = owner;
+            has_rows[owner as usize] = true;
+            write += 1;
+        }
+        self.row_chunk.truncate(write);
+        self.vectors.truncate(write * dim);
+        self.vectorless = has_rows.iter().filter(|h| !**h).count();
+    }
+
+    /// Every chunk's semantic score for the query vector `q`: the mean of its first vector's cosine
+    /// (the whole chunk) and its best vector's cosine (see [`crate::chunk::embedding_views`]).
+    fn semantic_scores(&self, q: &[f32], dim: usize) -> Vec<f32> {
+        let mut first = vec![f32::NAN; self.chunks.len()];
+        let mut best = vec![f32::NEG_INFINITY; self.chunks.len()];
+        for (row, &owner) in self.vectors.chunks_exact(dim).zip(&self.row_chunk) {
+            let cos = dot(row, q);
+            let i = owner as usize;
+            if let (Some(f), Some(b)) = (first.get_mut(i), best.get_mut(i)) {
+                if f.is_nan() {
+                    *f = cos;
+                }
+                if cos > *b {
+                    *b = cos;
+                }
+            }
+        }
+        first.iter().zip(&best).map(|(&f, &b)| if f.is_nan() { 0.0 } else { 0.5 * (f + b) }).collect()
     }
 
     fn remove_article(&mut self, article_id: ArticleId, dim: usize) {
-        let mut i = self.chunks.len();
-        while i > 0 {
-            i -= 1;
-            if self.chunks[i].article_id == article_id {
-                self.remove_at(i, dim);
-            }
+        if self.chunks.iter().any(|c| c.article_id == article_id) {
+            self.retain(|c| c.article_id != article_id, dim);
         }
     }
 }
@@ -219,6 +262,14 @@ pub struct KnowledgeIndex {
     analyzers: HashMap<&'static str, TextAnalyzer>,
     embedder: Option<Arc<dyn Embedder>>,
     state: RwLock<State>,
+}
+
+/// Stored with the vectors next to the embedder's id: how a chunk is turned into the texts that are
+/// embedded. A change here re-embeds stored chunks at the next open.
+const VIEWS_VERSION: &str = "views-lead48";
+
+fn stored_embedder_id(embedder: &dyn Embedder) -> String {
+    format!("{} {VIEWS_VERSION}", embedder.id())
 }
 
 fn poisoned<T>(_: T) -> KnowledgeError {
@@ -293,7 +344,7 @@ impl KnowledgeIndex {
         let f = self.fields;
         let mut stale: Vec<Prepared> = Vec::new();
         let mut fresh: Vec<Prepared> = Vec::new();
-        let embedder_id = self.embedder.as_ref().map(|e| e.id().to_string());
+        let embedder_id = self.embedder.as_deref().map(stored_embedder_id);
         let dim = self.dim();
         for segment in searcher.segment_readers() {
             let store = segment.get_store_reader(4)?;
@@ -323,7 +374,7 @@ impl KnowledgeIndex {
                         .get_first(f.vector)
                         .and_then(|v| v.as_bytes())
                         .map(vector_from_bytes)
-                        .filter(|v| v.len() == dim),
+                        .filter(|v| !v.is_empty() && v.len() % dim == 0),
                     _ => None,
                 };
                 let prepared = Prepared { site, ordinal, record, vector };
@@ -349,7 +400,7 @@ impl KnowledgeIndex {
         *state = State::default();
         for p in fresh.into_iter().chain(stale) {
             state.article_site.insert(p.record.article_id, p.site.clone());
-            state.sites.entry(p.site).or_default().push(p.record, p.vector.as_deref());
+            state.sites.entry(p.site).or_default().push(p.record, p.vector.as_deref(), dim);
         }
         Ok(())
     }
@@ -379,21 +430,30 @@ impl KnowledgeIndex {
         let Some(embedder) = &self.embedder else {
             return Ok(());
         };
-        let texts: Vec<String> =
-            prepared.iter().map(|p| indexed_text(&p.record.title, &p.record.heading, &p.record.text)).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        // Every chunk's views, flattened: (chunk position, text).
+        let views: Vec<(usize, String)> = prepared
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                embedding_views(&p.record.title, &p.record.heading, &p.record.text).into_iter().map(move |t| (i, t))
+            })
+            .collect();
+        let refs: Vec<&str> = views.iter().map(|(_, t)| t.as_str()).collect();
         let mut vectors = Vec::with_capacity(refs.len());
         for batch in refs.chunks(256) {
             vectors.extend(embedder.embed(batch)?);
         }
-        if vectors.len() != prepared.len() {
+        if vectors.len() != views.len() {
             return Err(KnowledgeError::Embedding(format!(
                 "the embedder returned {} vectors for {} texts",
                 vectors.len(),
-                prepared.len()
+                views.len()
             )));
         }
-        for (p, v) in prepared.iter_mut().zip(vectors) {
+        for p in prepared.iter_mut() {
+            p.vector = None;
+        }
+        for ((i, _), v) in views.iter().zip(vectors) {
             if v.len() != embedder.dim() {
                 return Err(KnowledgeError::Embedding(format!(
                     "the embedder returned {} floats, expected {}",
@@ -401,7 +461,7 @@ impl KnowledgeIndex {
                     embedder.dim()
                 )));
             }
-            p.vector = Some(v);
+            prepared[*i].vector.get_or_insert_with(Vec::new).extend_from_slice(&v);
         }
         Ok(())
     }
@@ -426,7 +486,7 @@ impl KnowledgeIndex {
             doc.add_text(*body, indexed_text(&r.title, &r.heading, &r.text));
         }
         if let (Some(embedder), Some(v)) = (&self.embedder, &p.vector) {
-            doc.add_text(f.embedder, embedder.id());
+            doc.add_text(f.embedder, stored_embedder_id(embedder.as_ref()));
             doc.add_bytes(f.vector, &vector_bytes(v));
         }
         doc
@@ -472,7 +532,7 @@ impl KnowledgeIndex {
         }
         let site = state.sites.entry(site_key).or_default();
         for p in prepared {
-            site.push(p.record, p.vector.as_deref());
+            site.push(p.record, p.vector.as_deref(), dim);
         }
         Ok(())
     }
@@ -511,6 +571,7 @@ impl KnowledgeIndex {
             prepared.extend(self.prepare(article, chunk_article(article)));
         }
         self.embed_prepared(&mut prepared)?;
+        let dim = self.dim();
         let mut writer = self.writer.lock().map_err(poisoned)?;
         match &site_key {
             Some(site) => {
@@ -536,7 +597,7 @@ impl KnowledgeIndex {
         for p in prepared {
             state.article_site.insert(p.record.article_id, p.site.clone());
             let site = state.sites.entry(p.site).or_default();
-            site.push(p.record, p.vector.as_deref());
+            site.push(p.record, p.vector.as_deref(), dim);
         }
         Ok(())
     }
@@ -581,16 +642,17 @@ impl KnowledgeIndex {
         let dim = self.dim();
         let semantic_on = dim > 0
             && query_vector.is_some_and(|v| v.len() == dim)
-            && site.vectors.len() == site.chunks.len() * dim
+            && site.vectorless == 0
+            && site.vectors.len() == site.row_chunk.len() * dim
             && options.ranking != Ranking::Lexical;
         let lexical_on = !matches!(options.ranking, Ranking::Semantic) || !semantic_on;
 
         // Lexical candidates: (chunk index, bm25).
         let lexical: Vec<(usize, f32)> =
             if lexical_on { self.bm25(site, &site_key, query, CANDIDATES.max(options.k))? } else { Vec::new() };
-        // Semantic: cosine of every chunk of the site.
+        // Semantic: every chunk of the site, (whole-chunk cosine + best cosine of its views) / 2.
         let cosines: Vec<f32> = match (semantic_on, query_vector) {
-            (true, Some(q)) => site.vectors.chunks_exact(dim).map(|row| dot(row, q)).collect(),
+            (true, Some(q)) => site.semantic_scores(q, dim),
             _ => Vec::new(),
         };
         let semantic: Vec<(usize, f32)> = top_n(&cosines, CANDIDATES.max(options.k));
@@ -714,7 +776,10 @@ impl KnowledgeIndex {
                 continue;
             };
             let mut analyzer = analyzer.clone();
-            let mut stream = analyzer.token_stream(query);
+            // The question's form ("how do I …") is not its topic: those words match nearly every
+            // passage and only add noise to the ranking.
+            let topic = crate::question_words::strip_for(language, query);
+            let mut stream = analyzer.token_stream(&topic);
             let mut seen = std::collections::HashSet::new();
             while stream.advance() {
                 let text = stream.token().text.clone();
@@ -782,6 +847,58 @@ mod tests {
         assert_eq!(language_of("nb"), "no");
         assert_eq!(language_of("xx"), "en");
         assert_eq!(language_of(""), "en");
+    }
+
+    #[test]
+    fn site_data_keeps_rows_with_their_chunks() {
+        let record = |n: u128, key: u64| ChunkRecord {
+            key,
+            chunk_id: format!("{n}#{key}"),
+            article_id: ArticleId(frontdesk_core::ids::Uuid::from_u128(n)),
+            title: String::new(),
+            heading: String::new(),
+            text: String::new(),
+            url: None,
+            locale: "en".into(),
+        };
+        let mut site = SiteData::default();
+        site.push(record(1, 10), Some(&[1.0, 1.0, 2.0, 2.0]), 2);
+        site.push(record(2, 20), Some(&[3.0, 3.0]), 2);
+        site.push(record(1, 11), Some(&[4.0, 4.0, 5.0, 5.0, 6.0, 6.0]), 2);
+        assert_eq!(site.row_chunk, vec![0, 0, 1, 2, 2, 2]);
+        site.remove_article(ArticleId(frontdesk_core::ids::Uuid::from_u128(1)), 2);
+        assert_eq!(site.chunks.len(), 1);
+        assert_eq!(site.by_key.get(&20), Some(&0));
+        assert_eq!((site.vectors.as_slice(), site.row_chunk.as_slice()), (&[3.0, 3.0][..], &[0][..]));
+        // Replacing a chunk by id replaces its rows; a chunk without vectors is counted.
+        site.push(record(2, 20), Some(&[7.0, 7.0]), 2);
+        site.push(record(3, 30), None, 2);
+        assert_eq!((site.vectors.as_slice(), site.row_chunk.as_slice()), (&[7.0, 7.0][..], &[0][..]));
+        assert_eq!(site.vectorless, 1);
+        assert_eq!(site.by_key.get(&30), Some(&1));
+    }
+
+    #[test]
+    fn a_view_lifts_a_chunk_by_half_its_margin() {
+        let record = |key: u64| ChunkRecord {
+            key,
+            chunk_id: key.to_string(),
+            article_id: ArticleId(frontdesk_core::ids::Uuid::from_u128(1)),
+            title: String::new(),
+            heading: String::new(),
+            text: String::new(),
+            url: None,
+            locale: "en".into(),
+        };
+        let mut site = SiteData::default();
+        // whole chunk 0.2, lead 0.8 → 0.5; whole chunk 0.6, lead 0.4 → 0.6; one vector 0.3 → 0.3.
+        site.push(record(1), Some(&[0.2, 0.0, 0.8, 0.0]), 2);
+        site.push(record(2), Some(&[0.6, 0.0, 0.4, 0.0]), 2);
+        site.push(record(3), Some(&[0.3, 0.0]), 2);
+        let scores = site.semantic_scores(&[1.0, 0.0], 2);
+        for (got, want) in scores.iter().zip([0.5, 0.6, 0.3]) {
+            assert!((got - want).abs() < 1e-6, "{scores:?}");
+        }
     }
 
     #[test]
