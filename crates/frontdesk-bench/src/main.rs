@@ -80,6 +80,11 @@ enum Scenario {
         secs: u64,
         #[arg(long, default_value_t = 200)]
         sessions: usize,
+        /// Leave the site's assistant on: every visitor message also runs retrieval and the
+        /// extractive answer and stores a second message (the reply). Latency is still measured
+        /// to the visitor's own message on the agent socket.
+        #[arg(long)]
+        assistant: bool,
     },
 }
 
@@ -114,14 +119,15 @@ fn main() -> Result<()> {
             Scenario::Fanout { conversations, size, ref rates, secs } => {
                 fanout(&cli.server_bin, conversations, size, &parse_rates(rates)?, secs).await
             }
-            Scenario::Persisted { backend, ref rates, secs, sessions } => {
+            Scenario::Persisted { backend, ref rates, secs, sessions, assistant } => {
                 let backends = match backend {
                     BackendChoice::Sqlite => vec![Backend::Sqlite],
                     BackendChoice::Postgres => vec![Backend::Postgres],
                     BackendChoice::Both => vec![Backend::Sqlite, Backend::Postgres],
                 };
                 for b in backends {
-                    persisted(&cli.server_bin, &cli.database_url, b, &parse_rates(rates)?, secs, sessions).await?;
+                    let rates = parse_rates(rates)?;
+                    persisted(&cli.server_bin, &cli.database_url, b, &rates, secs, sessions, assistant).await?;
                 }
                 Ok(())
             }
@@ -149,7 +155,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(bin: &Path, backend: Backend, database_url: &str) -> Result<Server> {
+    async fn start(bin: &Path, backend: Backend, database_url: &str, assistant: bool) -> Result<Server> {
         if !bin.exists() {
             bail!("{} not found: build it first with `cargo build --release -p frontdesk`", bin.display());
         }
@@ -235,16 +241,16 @@ impl Server {
             .and_then(|c| c.split(';').next())
             .context("login cookie")?
             .to_owned();
-        // Measure the realtime path, not the assistant.
+        // Measure the realtime path, not the assistant (unless asked to).
         let patch = http
             .patch(format!("{base}/api/app/orgs/{org}/sites/{site_id}"))
             .header("Origin", &base)
             .header("Cookie", &cookie)
-            .json(&json!({"assistant": {"enabled": false}}))
+            .json(&json!({"assistant": {"enabled": assistant}}))
             .send()
             .await?;
         if !patch.status().is_success() {
-            bail!("disabling the assistant failed: {}", patch.status());
+            bail!("setting the site's assistant failed: {}", patch.status());
         }
         Ok(Server { child, pid, base, dir, pg_url, org, site_key, cookie, http })
     }
@@ -473,7 +479,7 @@ impl Usage {
 // Scenarios.
 
 async fn idle(bin: &Path, connections: usize, sessions: usize) -> Result<()> {
-    let server = Server::start(bin, Backend::Sqlite, "").await?;
+    let server = Server::start(bin, Backend::Sqlite, "", false).await?;
     let sessions = server.sessions(sessions.max(1)).await?;
     // Warm up the allocator and caches with a few connections, then measure from there.
     let warm: Vec<Ws> =
@@ -530,7 +536,7 @@ async fn idle(bin: &Path, connections: usize, sessions: usize) -> Result<()> {
 }
 
 async fn fanout(bin: &Path, conversations: usize, size: usize, rates: &[u64], secs: u64) -> Result<()> {
-    let server = Server::start(bin, Backend::Sqlite, "").await?;
+    let server = Server::start(bin, Backend::Sqlite, "", false).await?;
     let sessions = server.sessions(conversations).await?;
     let epoch = Instant::now();
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..conversations).map(|_| AtomicU64::new(0)).collect());
@@ -643,8 +649,9 @@ async fn persisted(
     rates: &[u64],
     secs: u64,
     sessions: usize,
+    assistant: bool,
 ) -> Result<()> {
-    let server = Server::start(bin, backend, database_url).await?;
+    let server = Server::start(bin, backend, database_url, assistant).await?;
     let sessions = Arc::new(server.sessions(sessions.max(1)).await?);
     let epoch = Instant::now();
     let recorder = Arc::new(Recorder::default());
@@ -743,7 +750,8 @@ async fn persisted(
         }
     }
     println!();
-    println!("## Persisted path on {}: POST /api/chat/message → agent socket", backend.name());
+    let with = if assistant { " (assistant on)" } else { "" };
+    println!("## Persisted path on {}{with}: POST /api/chat/message → agent socket", backend.name());
     println!();
     println!(
         "| offered msgs/s | delivered msgs/s | failed POSTs | p50 | p99 | max | server CPU | load generator CPU |"

@@ -150,6 +150,21 @@ pub trait Store: Send + Sync + 'static {
     /// Messages with `seq > after_seq`, in order, at most `limit`.
     async fn list_messages(&self, id: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, conversation_id: ConversationId, id: MessageId) -> StoreResult<Message>;
+    /// The messages named by `(conversation, message)` pairs, in no particular order; pairs that
+    /// name no message (or a message of another conversation) are left out. One query on both
+    /// backends: the realtime outbox follower turns a page of `message.created` events into frames
+    /// with it. The default reads them one by one.
+    async fn messages_by_ids(&self, ids: &[(ConversationId, MessageId)]) -> StoreResult<Vec<Message>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for (conversation_id, id) in ids {
+            match self.get_message(*conversation_id, *id).await {
+                Ok(m) => out.push(m),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
     /// Sets or clears the reaction, with its outbox event.
     async fn set_reaction(
         &self,

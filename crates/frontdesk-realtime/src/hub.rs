@@ -1,22 +1,28 @@
 //! The hub: one per node. It follows the outbox, keeps the subscriptions of this node's
 //! connections, and hands each connection the frames meant for it through a bounded queue.
 //!
-//! Ordering and gaps: the follower reads the outbox in id order (PostgreSQL assigns outbox ids
-//! under an advisory lock, so id order is commit order; SQLite has one writer) and delivers each
+//! Ordering and gaps: the follower reads the outbox in id order (`Store::outbox_after` never
+//! returns an id while a smaller one can still commit: PostgreSQL waits for the transactions
+//! holding missing ids; SQLite has one writer) and delivers each
 //! event to the subscribers present at that moment, then advances its cursor — both under the
 //! subscription lock. A connection that subscribes and then reads the database therefore misses
 //! nothing: an event delivered before it subscribed was committed before its read.
+//!
+//! Hand-off: a node's writers give the hub the messages they just committed ([`Hub::handoff`]);
+//! the follower still reads the outbox rows (order, offsets, cursor) but takes those messages
+//! from the hand-off instead of reading them back, and reads the others (written by other nodes)
+//! with one `Store::messages_by_ids` per page.
 
 use crate::broker::{Broker, Envelope, Signal};
 use crate::frames::{self, EphemeralEvent};
 use crate::{RealtimeConfig, RealtimeError};
 use bytes::Bytes;
+use frontdesk_core::MessageId;
 use frontdesk_core::events::OutboxEvent;
 use frontdesk_core::model::Message;
 use frontdesk_core::store::{Store, StoreError};
 use frontdesk_core::{ConversationId, OrgId, UserId};
-use futures::StreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -24,8 +30,9 @@ use tokio::sync::{Notify, mpsc, watch};
 
 /// Outbox events read per query.
 const OUTBOX_PAGE: u32 = 500;
-/// Messages fetched at once while turning outbox events into frames (order is kept).
-const FETCH_CONCURRENCY: usize = 8;
+/// Messages handed to the hub by this node's writers, kept until the follower reaches their
+/// outbox event; beyond this the oldest are forgotten (the follower then reads them).
+const HANDOFF_CAPACITY: usize = 4096;
 /// Signals waiting to be published to the broker; beyond this they are dropped (best effort).
 const BROKER_QUEUE: usize = 4096;
 /// Each node repeats its presence this often; other nodes forget it after `PRESENCE_TTL`.
@@ -175,6 +182,56 @@ impl Presence {
     }
 }
 
+/// Committed messages handed over by this node's writers, by id, in the order they came.
+///
+/// Each is tagged with the number of follower rounds started before it came. A round that
+/// started after a message was handed over normally reads its outbox event (the message was
+/// committed before the hand-off), so when round `r` completes, every message tagged below `r`
+/// is dropped: the cache holds about one round's messages. Dropping one the follower has not
+/// reached yet costs only a database read later, never the event.
+#[derive(Default)]
+struct Handoff {
+    messages: HashMap<MessageId, Message>,
+    order: VecDeque<(MessageId, u64)>,
+    /// Follower rounds started.
+    rounds: u64,
+}
+
+impl Handoff {
+    fn put(&mut self, message: &Message) {
+        if self.messages.insert(message.id, message.clone()).is_none() {
+            self.order.push_back((message.id, self.rounds));
+        }
+        while self.order.len() > HANDOFF_CAPACITY {
+            if let Some((old, _)) = self.order.pop_front() {
+                self.messages.remove(&old);
+            }
+        }
+    }
+
+    /// Takes the message if it is here (the follower delivers it once).
+    fn take(&mut self, id: MessageId) -> Option<Message> {
+        self.messages.remove(&id)
+    }
+
+    /// A follower round starts; returns its number.
+    fn round_started(&mut self) -> u64 {
+        self.rounds += 1;
+        self.rounds
+    }
+
+    /// Round `round` read the outbox to its end: drops what was handed over before it started.
+    fn round_done(&mut self, round: u64) {
+        while let Some(&(id, tag)) = self.order.front() {
+            if tag >= round {
+                break;
+            }
+            self.order.pop_front();
+            self.messages.remove(&id);
+        }
+    }
+}
+
 struct HubInner {
     node: u64,
     store: Arc<dyn Store>,
@@ -184,6 +241,11 @@ struct HubInner {
     presence: Mutex<Presence>,
     /// The last outbox id delivered on this node.
     cursor: AtomicI64,
+    /// Messages this node committed, waiting for the follower (see [`Hub::handoff`]).
+    handoff: Mutex<Handoff>,
+    /// Messages the follower took from the hand-off, and read from the database.
+    handed: AtomicU64,
+    fetched: AtomicU64,
     wake: Arc<Notify>,
     local_wake: AtomicBool,
     out: mpsc::Sender<Envelope>,
@@ -263,6 +325,9 @@ impl Hub {
             topics: Mutex::default(),
             presence: Mutex::default(),
             cursor: AtomicI64::new(head),
+            handoff: Mutex::default(),
+            handed: AtomicU64::new(0),
+            fetched: AtomicU64::new(0),
             wake: Arc::new(Notify::new()),
             local_wake: AtomicBool::new(false),
             out,
@@ -307,6 +372,22 @@ impl Hub {
     pub fn wake(&self) {
         self.inner.local_wake.store(true, Ordering::Release);
         self.inner.wake.notify_one();
+    }
+
+    /// Hands this node's follower a message that is **already committed** (call it only after
+    /// the store's write returned), and wakes the follower: when it reaches the message's outbox
+    /// event it uses this copy instead of reading the message back from the database. The
+    /// follower still reads the outbox for the order and the cursor, so nothing is delivered
+    /// that was not stored, and in commit order.
+    pub fn handoff(&self, message: &Message) {
+        lock(&self.inner.handoff).put(message);
+        self.wake();
+    }
+
+    /// How many messages the follower took from the hand-off, and how many it read from the
+    /// database (other nodes' messages, or ones it reached before their hand-off).
+    pub fn follower_messages(&self) -> (u64, u64) {
+        (self.inner.handed.load(Ordering::Relaxed), self.inner.fetched.load(Ordering::Relaxed))
     }
 
     /// Registers a connection (for ids and counts); dropping the guard unregisters it.
@@ -395,7 +476,7 @@ impl Hub {
         let last = events.last().map_or(after, |e| e.id);
         let wanted: Vec<OutboxEvent> = events.into_iter().filter(|e| orgs.contains(&e.org_id)).collect();
         let mut frames = Vec::new();
-        for (event, message) in self.inner.with_messages(wanted).await? {
+        for (event, message) in self.inner.with_messages(wanted, false).await? {
             let (_, agent) = frames::outbox_frames(event.id, event.org_id, &event.event, message.as_ref());
             frames.extend(agent.into_iter().map(|f| (event.id, f)));
         }
@@ -453,43 +534,54 @@ impl HubInner {
         }
     }
 
-    /// The stored message of each `message.created` event, fetched concurrently, in order.
-    async fn with_messages(&self, events: Vec<OutboxEvent>) -> Result<Vec<(OutboxEvent, Option<Message>)>, StoreError> {
+    /// The stored message of each `message.created` event, in order: from the hand-off when
+    /// `handed` (the follower) and it is there, the rest with one `messages_by_ids` read. A
+    /// message that is not found (deleted since) gives `None`.
+    async fn with_messages(
+        &self,
+        events: Vec<OutboxEvent>,
+        handed: bool,
+    ) -> Result<Vec<(OutboxEvent, Option<Message>)>, StoreError> {
         use frontdesk_core::events::DomainEvent;
-        let store = &self.store;
-        let fetched: Vec<Result<(OutboxEvent, Option<Message>), StoreError>> = futures::stream::iter(events)
-            .map(|event| async move {
-                let message = match &event.event {
-                    DomainEvent::MessageCreated { conversation_id, message_id, .. } => {
-                        match store.get_message(*conversation_id, *message_id).await {
-                            Ok(m) => Some(m),
-                            Err(StoreError::NotFound) => None,
-                            Err(e) => return Err(e),
+        let mut found: HashMap<MessageId, Message> = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let mut handoff = handed.then(|| lock(&self.handoff));
+            for event in &events {
+                if let DomainEvent::MessageCreated { conversation_id, message_id, .. } = &event.event {
+                    match handoff.as_mut().and_then(|h| h.take(*message_id)) {
+                        Some(m) => {
+                            found.insert(m.id, m);
                         }
+                        None => missing.push((*conversation_id, *message_id)),
                     }
-                    _ => None,
-                };
-                Ok((event, message))
-            })
-            .buffered(FETCH_CONCURRENCY)
-            .collect()
-            .await;
-        // Keep the prefix that worked: events after a failure wait for the next round.
-        let mut out = Vec::with_capacity(fetched.len());
-        for item in fetched {
-            match item {
-                Ok(pair) => out.push(pair),
-                Err(e) if out.is_empty() => return Err(e),
-                Err(_) => break,
+                }
             }
         }
-        Ok(out)
+        self.handed.fetch_add(found.len() as u64, Ordering::Relaxed);
+        self.fetched.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        if !missing.is_empty() {
+            for m in self.store.messages_by_ids(&missing).await? {
+                found.insert(m.id, m);
+            }
+        }
+        Ok(events
+            .into_iter()
+            .map(|event| {
+                let message = match &event.event {
+                    DomainEvent::MessageCreated { message_id, .. } => found.get(message_id).cloned(),
+                    _ => None,
+                };
+                (event, message)
+            })
+            .collect())
     }
 
     /// Reads the outbox after the cursor and delivers everything found. Returns whether the
     /// cursor moved.
     async fn catch_up(&self) -> Result<bool, StoreError> {
         let start = self.cursor.load(Ordering::Acquire);
+        let round = lock(&self.handoff).round_started();
         loop {
             let cursor = self.cursor.load(Ordering::Acquire);
             let events = self.store.outbox_after(cursor, OUTBOX_PAGE).await?;
@@ -497,7 +589,7 @@ impl HubInner {
             if events.is_empty() {
                 break;
             }
-            let ready = self.with_messages(events).await?;
+            let ready = self.with_messages(events, true).await?;
             let complete = ready.len();
             let mut prepared = Vec::with_capacity(ready.len());
             for (event, message) in &ready {
@@ -527,6 +619,8 @@ impl HubInner {
                 break;
             }
         }
+        // The outbox was read to its end: what was handed over before this round is delivered.
+        lock(&self.handoff).round_done(round);
         Ok(self.cursor.load(Ordering::Acquire) > start)
     }
 

@@ -95,6 +95,40 @@ async fn stored_messages_reach_subscribers_in_order_after_commit() {
 }
 
 #[tokio::test]
+async fn handed_over_messages_are_not_read_back_and_others_are_read_in_one_batch() {
+    let f = fixture("handoff").await;
+    // No polling in the way: only wake-ups move the follower.
+    let config = RealtimeConfig { poll_interval_ms: 60_000, ..RealtimeConfig::default() };
+    let hub = Hub::start(f.chat.store.clone(), Arc::new(MemoryBroker::new()), config).await.expect("hub");
+    let (c, _) = f.chat.start_session(&f.site, StartSession::default()).await.expect("session");
+    let mut sub = hub.subscribe_widget(1, f.site.org_id, c.id);
+    // Three committed messages: the first and last handed over (as this node's writers do),
+    // the middle one as if another node wrote it.
+    let mut written = Vec::new();
+    for text in ["mine 1", "another node's", "mine 2"] {
+        let (m, _) = f.chat.visitor_message(&f.site, c.id, text, None).await.expect("message");
+        written.push(m);
+    }
+    hub.handoff(&written[0]);
+    hub.handoff(&written[2]);
+    for (seq, text) in [(1, "mine 1"), (2, "another node's"), (3, "mine 2")] {
+        let event = next(&mut sub).await;
+        assert_eq!(event.seq, Some(seq), "in commit order");
+        let frame: serde_json::Value =
+            serde_json::from_slice(event.widget.as_deref().unwrap_or_default()).expect("json");
+        assert_eq!(frame["message"]["body"].as_str(), Some(text));
+        assert_eq!(frame["message"]["id"], serde_json::json!(written[seq as usize - 1].id));
+    }
+    assert_eq!(hub.follower_messages(), (2, 1), "two from the hand-off, one read from the store");
+    // A hand-off of a message the follower already delivered is not delivered again.
+    hub.handoff(&written[1]);
+    f.chat.visitor_message(&f.site, c.id, "next", None).await.expect("message");
+    hub.wake();
+    let event = next(&mut sub).await;
+    assert_eq!(event.seq, Some(4), "no duplicate of seq 2");
+}
+
+#[tokio::test]
 async fn a_full_queue_kicks_the_connection_instead_of_growing() {
     let f = fixture("kick").await;
     let config = RealtimeConfig { send_queue: 4, ..quick() };

@@ -442,6 +442,8 @@ pub async fn reply(
     member.require(Permission::HandleConversations)?;
     let id: ConversationId = parse_id(&id, "conversation")?;
     let (message, conversation) = st.chat.agent_reply(member.org_id(), member.user.id, id, &body.content).await?;
+    // Committed: this node's sockets get it without reading it back.
+    st.hub.handoff(&message);
     st.metrics.record_message(message.author_kind.as_str());
     let details = serde_json::json!({ "message_id": message.id, "seq": message.seq });
     audit(

@@ -343,8 +343,11 @@ pub async fn send_message(
     }
     let turn =
         st.chat.visitor_turn(&ctx.site, body.session_id, &body.content, body.params.as_ref(), &*st.answerer).await?;
+    // Committed: this node's sockets get them without reading them back.
+    st.hub.handoff(&turn.message);
     st.metrics.record_message(turn.message.author_kind.as_str());
     if let Some(reply) = &turn.reply {
+        st.hub.handoff(reply);
         st.metrics.record_message(reply.author_kind.as_str());
     }
     Ok(Json(SendMessageResponse { message: turn.message, reply: turn.reply, session_status: turn.conversation.status }))

@@ -178,14 +178,30 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes; then stops accepting connections
-/// and waits for the requests in flight to finish.
+/// How long [`serve`] waits for WebSockets to close after telling them to go away.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves `router` on `listener` until `shutdown` completes; then stops accepting connections,
+/// closes every WebSocket with code 1001 ("reconnect elsewhere and resume", see
+/// `docs/protocol.md`), and waits for the requests in flight to finish and the sockets to close
+/// (at most [`DRAIN_TIMEOUT`] for the sockets).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (drain, start, mut gone) = ws::Drain::new();
+    let router = router.layer(axum::Extension(drain));
+    let signal = async move {
+        shutdown.await;
+        let _ = start.send(true);
+    };
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .await;
+    // The router (and its handle) is dropped: `recv` ends once every socket has closed.
+    if tokio::time::timeout(DRAIN_TIMEOUT, gone.recv()).await.is_err() {
+        tracing::warn!("some WebSockets did not close in time");
+    }
+    served
 }

@@ -12,7 +12,7 @@ use crate::http;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{Extension, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -38,6 +38,34 @@ const READ_BUFFER: usize = 1024;
 const MAX_WRITE_BUFFER: usize = 64 * 1024;
 /// Conversations an agent connection remembers having checked (typing, read marks).
 const CHECKED_CONVERSATIONS: usize = 1024;
+
+/// The close reason of a draining server (code 1001).
+pub const GOING_AWAY_REASON: &str = "server shutting down: reconnect (any node) and resume";
+
+/// Graceful shutdown of the sockets, which outlive the HTTP requests that opened them: once
+/// started, every connection sends close 1001 ([`GOING_AWAY_REASON`]) and ends. Each connection
+/// holds a clone of `alive`; [`crate::serve`] waits until none is left.
+#[derive(Clone)]
+pub struct Drain {
+    started: tokio::sync::watch::Receiver<bool>,
+    /// Never sent on: its clones are counted by being dropped.
+    _alive: tokio::sync::mpsc::Sender<()>,
+}
+
+impl Drain {
+    /// The handle for the connections, the switch that starts draining, and the receiver that
+    /// yields `None` once every connection (and every handle) is gone.
+    pub fn new() -> (Drain, tokio::sync::watch::Sender<bool>, tokio::sync::mpsc::Receiver<()>) {
+        let (start, started) = tokio::sync::watch::channel(false);
+        let (alive, gone) = tokio::sync::mpsc::channel(1);
+        (Drain { started, _alive: alive }, start, gone)
+    }
+
+    async fn started(&mut self) {
+        // An error means the switch was dropped: the server is gone, so drain too.
+        let _ = self.started.wait_for(|s| *s).await;
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/chat/ws", get(widget_ws)).route("/api/app/ws", get(agent_ws))
@@ -163,17 +191,27 @@ fn configure(st: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// The widget's socket: `?key=pk_…&token=…` (or the usual headers), optionally `&after_seq=N`.
-async fn widget_ws(State(st): State<AppState>, auth: WidgetAuth, ws: WebSocketUpgrade) -> Response {
+async fn widget_ws(
+    State(st): State<AppState>,
+    drain: Option<Extension<Drain>>,
+    auth: WidgetAuth,
+    ws: WebSocketUpgrade,
+) -> Response {
     let initial = auth.after_seq.map(Resume::Seq);
     let who = Who::Widget { site_id: auth.site_id, org_id: auth.org_id, conversation_id: auth.conversation_id };
-    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial))
+    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial, drain.map(|Extension(d)| d)))
 }
 
 /// The dashboard's socket: the login cookie; optionally `?offset=N` or `?live=true`.
-async fn agent_ws(State(st): State<AppState>, auth: AgentAuth, ws: WebSocketUpgrade) -> Response {
+async fn agent_ws(
+    State(st): State<AppState>,
+    drain: Option<Extension<Drain>>,
+    auth: AgentAuth,
+    ws: WebSocketUpgrade,
+) -> Response {
     let initial = auth.resume.map(Resume::Offset);
     let who = Who::Agent { user: auth.user, orgs: auth.orgs, handles: auth.handles, checked: HashMap::new() };
-    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial))
+    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial, drain.map(|Extension(d)| d)))
 }
 
 enum Who {
@@ -241,7 +279,7 @@ struct Conn {
     write_timeout: Duration,
 }
 
-async fn run(st: AppState, mut socket: WebSocket, who: Who, initial: Option<Resume>) {
+async fn run(st: AppState, mut socket: WebSocket, who: Who, initial: Option<Resume>, drain: Option<Drain>) {
     let config = st.hub.config().clone();
     let guard = st.hub.open_connection();
     let mut conn = Conn {
@@ -254,7 +292,18 @@ async fn run(st: AppState, mut socket: WebSocket, who: Who, initial: Option<Resu
         sub: None,
         skip_upto: 0,
     };
-    let end = conn.serve(&mut socket, initial, &config).await;
+    // Held until the close frame is sent: the server waits for it.
+    let mut drain = drain;
+    let end = match drain.as_mut() {
+        Some(drain) => {
+            let draining = drain.started();
+            tokio::select! {
+                end = conn.serve(&mut socket, initial, &config) => end,
+                () = draining => End::Close(close::GOING_AWAY, GOING_AWAY_REASON),
+            }
+        }
+        None => conn.serve(&mut socket, initial, &config).await,
+    };
     if let End::Close(code, reason) = end {
         let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
         let _ = tokio::time::timeout(conn.write_timeout, socket.send(Message::Close(Some(frame)))).await;

@@ -515,6 +515,23 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
     assert!(ok(store.list_messages(lifecycle.id, 4, 10).await, "page after the end").is_empty());
     assert_eq!(ok(store.get_message(lifecycle.id, m3.id).await, "get message"), m3);
     not_found(store.get_message(cas.id, m3.id).await, "message through another conversation");
+    // The realtime follower's batch read: every named message once, whatever the order asked;
+    // a pair naming another conversation, or no message, is left out.
+    let mut batch = ok(
+        store
+            .messages_by_ids(&[
+                (lifecycle.id, m4.id),
+                (lifecycle.id, m1.id),
+                (cas.id, m3.id),
+                (lifecycle.id, late.id),
+                (lifecycle.id, cleared.id),
+            ])
+            .await,
+        "messages by ids",
+    );
+    batch.sort_by_key(|m| m.seq);
+    assert_eq!(batch, vec![m1.clone(), cleared.clone(), m4.clone()], "messages by ids: exactly the stored pairs");
+    assert!(ok(store.messages_by_ids(&[]).await, "messages by no ids").is_empty());
 
     // Ratings: one per conversation, allowed once closed.
     tick();

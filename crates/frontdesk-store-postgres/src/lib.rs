@@ -2,10 +2,12 @@
 //! against one database.
 //!
 //! Appends and status changes lock the conversation's row (`SELECT … FOR UPDATE`), which makes
-//! sequence numbers gapless and compare-and-set exact under any number of nodes. Outbox rows are
-//! written under a transaction-scoped advisory lock, so their ids are handed out in commit order:
-//! a reader that has seen id `n` never later finds a smaller id committing (plain identity values
-//! are assigned at insert time, and concurrent transactions can commit out of that order).
+//! sequence numbers gapless and compare-and-set exact under any number of nodes. Outbox ids come
+//! from an identity sequence and concurrent transactions may commit them out of order; so that a
+//! reader that has seen id `n` never later finds a smaller id committing, `outbox_after` returns a
+//! range only once every id below its last row is settled: committed, or never to be (it waits
+//! for the running transaction holding a missing id, with a rolled-back probe insert of that id).
+//! Writers never wait for each other, so commits (and their WAL flushes) are grouped.
 //!
 //! Times are Unix milliseconds (BIGINT), JSON is JSONB, ids are `uuid`.
 
@@ -29,20 +31,28 @@ mod articles;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-const MAX_CONNECTIONS: u32 = 10;
+/// Commits no longer wait for each other (no global outbox lock), so more connections mean more
+/// transactions sharing each WAL flush (group commit); the pool opens them only under load.
+const MAX_CONNECTIONS: u32 = 24;
+/// Connections reserved for the realtime reads (the outbox follower and agents' catch-ups).
+const REALTIME_CONNECTIONS: u32 = 3;
+/// How long an outbox read waits for the transactions that may still commit a missing id before
+/// it returns only the events below it (the rest comes with a later read).
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
 /// Past this without a free connection the store answers `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The advisory lock that orders outbox inserts ("frontdsk" in ASCII).
-const OUTBOX_LOCK: i64 = 0x6672_6f6e_7464_736b;
 
 /// A [`Store`] on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// A few connections of its own for the realtime reads (`outbox_after`, `messages_by_ids`),
+    /// so the outbox follower never queues behind the requests that fill `pool`.
+    realtime: PgPool,
 }
 
 impl PgStore {
-    /// Connects (a pool of up to 10 connections) and brings the schema up to date. Nodes starting
+    /// Connects (a pool of up to 24 connections, plus 3 for the realtime reads) and brings the schema up to date. Nodes starting
     /// at once are fine: sqlx serializes migrations with an advisory lock.
     ///
     /// The schema lands in the first schema of the connection's `search_path`.
@@ -57,11 +67,17 @@ impl PgStore {
             pool.close().await;
             return Err(map_migrate_err(e));
         }
-        Ok(PgStore { pool })
+        // Lazy: its connections open when the realtime layer first reads (and reconnect alone).
+        let realtime = PgPoolOptions::new()
+            .max_connections(REALTIME_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(pool.connect_options().as_ref().clone());
+        Ok(PgStore { pool, realtime })
     }
 
     /// Waits for the connections in use to be returned, then closes every connection.
     pub async fn close(&self) {
+        self.realtime.close().await;
         self.pool.close().await;
     }
 
@@ -329,19 +345,20 @@ fn outbox_from_row(row: &PgRow) -> StoreResult<OutboxEvent> {
 }
 
 /// Writes events to the outbox inside the caller's transaction, stamped `at` (the database's
-/// clock when `None`). Call it last in the transaction: the lock it takes is held until commit,
-/// and serializes outbox writers.
+/// clock when `None`). Writers do not wait for each other: ids may commit out of order, and
+/// `outbox_after` waits for the missing ones. For that, a transaction must have its xid before
+/// it takes an id: `pg_current_xact_id()` in the `WHERE` runs before the identity default.
 async fn insert_events(
     conn: &mut PgConnection,
     org_id: OrgId,
     events: &[DomainEvent],
     at: Option<Timestamp>,
 ) -> StoreResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *conn).await.map_err(map_err)?;
     for event in events {
         sqlx::query(
             "INSERT INTO outbox (org_id, conversation_id, kind, payload, created_at) \
-             VALUES ($1, $2, $3, $4, COALESCE($5, (extract(epoch FROM clock_timestamp()) * 1000)::bigint))",
+             SELECT $1, $2, $3, $4, COALESCE($5, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) \
+             WHERE pg_current_xact_id() IS NOT NULL",
         )
         .bind(org_id.0)
         .bind(event.conversation_id().0)
@@ -1028,6 +1045,25 @@ impl Store for PgStore {
         self.list_article_rows(org_id, filter).await
     }
 
+    async fn messages_by_ids(&self, ids: &[(ConversationId, MessageId)]) -> StoreResult<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let message_ids: Vec<Uuid> = ids.iter().map(|(_, m)| m.0).collect();
+        let conversation_ids: Vec<Uuid> = ids.iter().map(|(c, _)| c.0).collect();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE (id, conversation_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
+        ))
+        .bind(&message_ids)
+        .bind(&conversation_ids)
+        .fetch_all(&self.realtime)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     async fn all_articles(&self, site_id: Option<SiteId>) -> StoreResult<Vec<frontdesk_core::knowledge::Article>> {
         self.all_article_rows(site_id).await
     }
@@ -1037,19 +1073,149 @@ impl Store for PgStore {
     }
 
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        let rows = sqlx::query("SELECT id, org_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after)
-            .bind(effective_limit(limit, 100, 1000))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(outbox_from_row).collect()
+        let limit = effective_limit(limit, 100, 1000);
+        let mut conn = self.realtime.acquire().await.map_err(map_err)?;
+        // The rows and, from the same snapshot, whether any transaction was still running.
+        // The rows and, from the same snapshot, the transactions that were still running.
+        let rows = sqlx::query(
+            "SELECT id, org_id, payload, created_at, \
+             ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS running \
+             FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        let events: Vec<OutboxEvent> = rows.iter().map(outbox_from_row).collect::<StoreResult<_>>()?;
+        let running: Vec<String> = match rows.first() {
+            Some(row) => get(row, "running")?,
+            None => Vec::new(),
+        };
+        let Some(last) = events.last().map(|e| e.id) else { return Ok(events) };
+        let holes = holes_in(after, &events);
+        if holes.is_empty() || running.is_empty() {
+            // Every id up to `last` is committed or will never be: nothing can appear below it.
+            return Ok(events);
+        }
+        // An id below `last` is missing. It was handed out before `last` was, so before this
+        // snapshot, to a transaction that had already written (see `insert_events`): one of
+        // `running`, or one that is over (the id is lost for good). Most often its row is
+        // already in the index: wait for those holders, and read the range again.
+        settle_holes(&mut conn, &holes).await?;
+        let events = outbox_range(&mut conn, after, last, limit).await?;
+        if holes_in(after, &events).is_empty() {
+            return Ok(events);
+        }
+        // Still missing: a rolled-back id, or a holder between taking the id and inserting its
+        // row. Wait for every transaction that was running at the first read; then the range is
+        // final. If they take too long, return only what is below the first missing id.
+        if wait_finished(&mut conn, &running).await? {
+            return outbox_range(&mut conn, after, last, limit).await;
+        }
+        let first_hole = holes_in(after, &events).first().copied().unwrap_or(i64::MAX);
+        Ok(events.into_iter().take_while(|e| e.id < first_hole).collect())
     }
+}
+
+/// Outbox events with `after < id <= last`, in order.
+async fn outbox_range(conn: &mut PgConnection, after: i64, last: i64, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    let rows = sqlx::query(
+        "SELECT id, org_id, payload, created_at FROM outbox WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(last)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    rows.iter().map(outbox_from_row).collect()
+}
+
+/// Waits (at most `SETTLE_WAIT`) until none of these transactions is still running; returns
+/// whether that happened.
+async fn wait_finished(conn: &mut PgConnection, xids: &[String]) -> StoreResult<bool> {
+    let deadline = std::time::Instant::now() + SETTLE_WAIT;
+    loop {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM unnest($1::text[]) AS x WHERE pg_xact_status(x::xid8) = 'in progress'",
+        )
+        .bind(xids)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        if running == 0 {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        // Sleep on the server: this crate has no timer of its own.
+        sqlx::query("SELECT pg_sleep(0.002)").execute(&mut *conn).await.map_err(map_err)?;
+    }
+}
+
+/// The ids in `(after, last event]` that no event has.
+fn holes_in(after: i64, events: &[OutboxEvent]) -> Vec<i64> {
+    let mut holes = Vec::new();
+    // Identity values start at 1.
+    let mut expected = after.saturating_add(1).max(1);
+    for event in events {
+        while expected < event.id {
+            holes.push(expected);
+            expected += 1;
+        }
+        expected = event.id.saturating_add(1);
+    }
+    holes
+}
+
+/// Waits until no running transaction can still commit an outbox row with one of these ids.
+///
+/// Outbox ids come from an identity sequence, so a missing id below a visible one was handed out
+/// before that row committed, to a transaction that is either still running (and will commit or
+/// roll back) or is over (the id is lost for good). Inserting the same id makes PostgreSQL's
+/// unique check wait for a running holder to finish; the probe is then rolled back, so it never
+/// leaves a row, and the sequence never hands these ids out again.
+async fn settle_holes(conn: &mut PgConnection, holes: &[i64]) -> StoreResult<()> {
+    for chunk in holes.chunks(10_000) {
+        sqlx::query("BEGIN").execute(&mut *conn).await.map_err(map_err)?;
+        let probe = sqlx::query(
+            "INSERT INTO outbox (id, org_id, conversation_id, kind, payload, created_at) OVERRIDING SYSTEM VALUE \
+             SELECT h, '00000000-0000-0000-0000-000000000000', '00000000-0000-0000-0000-000000000000', \
+             'probe', 'null', 0 FROM unnest($1::bigint[]) AS h ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(chunk)
+        .execute(&mut *conn)
+        .await;
+        let rollback = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        probe.map_err(map_err)?;
+        rollback.map_err(map_err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holes_are_the_missing_ids_up_to_the_last_event() {
+        let event = |id| OutboxEvent {
+            id,
+            org_id: OrgId(Uuid::nil()),
+            event: DomainEvent::StatusChanged {
+                conversation_id: ConversationId(Uuid::nil()),
+                from: ConversationStatus::Active,
+                to: ConversationStatus::Resolved,
+            },
+            created_at: Timestamp(0),
+        };
+        assert_eq!(holes_in(3, &[event(4), event(5)]), Vec::<i64>::new());
+        assert_eq!(holes_in(3, &[event(6), event(8)]), vec![4, 5, 7]);
+        assert_eq!(holes_in(0, &[]), Vec::<i64>::new());
+        assert_eq!(holes_in(-5, &[event(2)]), vec![1]);
+    }
 
     #[test]
     fn limits_default_and_cap() {

@@ -147,3 +147,96 @@ async fn an_unreachable_database_is_unavailable() {
     assert!(matches!(ping, Err(StoreError::Unavailable(_))), "ping after close: {ping:?}");
     drop_schema(&url).await;
 }
+
+/// Writes one outbox row on `conn` (inside whatever transaction it has open); returns its id.
+async fn outbox_row(conn: &mut sqlx::PgConnection, payload: &str) -> i64 {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "INSERT INTO outbox (org_id, conversation_id, kind, payload, created_at) \
+         VALUES (gen_random_uuid(), gen_random_uuid(), 'status_changed', $1::jsonb, 0) RETURNING id",
+    )
+    .bind(payload)
+    .fetch_one(&mut *conn)
+    .await
+    .expect("outbox row");
+    row.get("id")
+}
+
+/// Outbox ids are not taken in commit order any more (no global lock): a reader must never
+/// return a later id while an earlier one can still commit, or a follower's cursor would pass
+/// it for good. Here a transaction holds id `k` open while `k + 1` commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_outbox_never_returns_an_id_past_one_that_can_still_commit() {
+    let Some(url) = fresh_database_url("the_outbox_never_returns_an_id_past_one_that_can_still_commit").await else {
+        return;
+    };
+    let store = connect(&url).await;
+    let payload = serde_json::to_string(&frontdesk_core::events::DomainEvent::StatusChanged {
+        conversation_id: ConversationId(Uuid::now_v7()),
+        from: ConversationStatus::Active,
+        to: ConversationStatus::Escalated,
+    })
+    .expect("payload");
+    let mut holder = sqlx::PgConnection::connect(&url).await.expect("holder connection");
+    let mut other = sqlx::PgConnection::connect(&url).await.expect("other connection");
+    let mut after = 0;
+    for case in ["commit", "rollback", "id taken, row written late"] {
+        sqlx::query("BEGIN").execute(&mut holder).await.expect("begin");
+        let k = if case == "id taken, row written late" {
+            // The window between taking the id and inserting the row: nothing in the index yet.
+            sqlx::query("SELECT pg_current_xact_id()").execute(&mut holder).await.expect("xid");
+            let id: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('outbox', 'id'))")
+                .fetch_one(&mut holder)
+                .await
+                .expect("nextval");
+            id
+        } else {
+            outbox_row(&mut holder, &payload).await
+        };
+        let later = outbox_row(&mut other, &payload).await;
+        assert_eq!(later, k + 1, "ids are taken in order");
+        let reader = {
+            let store = store.clone();
+            tokio::spawn(async move { store.outbox_after(after, 100).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!reader.is_finished(), "{case}: the reader waits while id {k} can still commit");
+        match case {
+            "rollback" => {
+                sqlx::query("ROLLBACK").execute(&mut holder).await.expect("rollback");
+            }
+            "id taken, row written late" => {
+                sqlx::query(
+                    "INSERT INTO outbox (id, org_id, conversation_id, kind, payload, created_at) \
+                     OVERRIDING SYSTEM VALUE \
+                     VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'status_changed', $2::jsonb, 0)",
+                )
+                .bind(k)
+                .bind(&payload)
+                .execute(&mut holder)
+                .await
+                .expect("late row");
+                sqlx::query("COMMIT").execute(&mut holder).await.expect("commit");
+            }
+            _ => {
+                sqlx::query("COMMIT").execute(&mut holder).await.expect("commit");
+            }
+        }
+        let events = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+            .await
+            .expect("the reader goes on once the holder is done")
+            .expect("join")
+            .expect("outbox");
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        if case == "rollback" {
+            assert_eq!(ids, vec![k + 1], "a rolled-back id is a hole for good, not a wait for ever");
+        } else {
+            assert_eq!(ids, vec![k, k + 1], "{case}: the late commit is read, in id order");
+        }
+        after = k + 1;
+    }
+    // The probes left nothing behind.
+    assert_eq!(store.outbox_after(0, 100).await.expect("outbox").len(), 5);
+    store.close().await;
+    drop_schema(&url).await;
+}

@@ -976,6 +976,28 @@ impl Store for SqliteStore {
         message_from_row(&row)
     }
 
+    async fn messages_by_ids(&self, ids: &[(ConversationId, MessageId)]) -> StoreResult<Vec<Message>> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Well under SQLite's limit of bound parameters per statement.
+        for chunk in ids.chunks(500) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new(concat!("SELECT ", message_cols!(), " FROM messages WHERE id IN ("));
+            let mut list = q.separated(", ");
+            for (_, message_id) in chunk {
+                list.push_bind(id(message_id.0));
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
+            for row in &rows {
+                let message = message_from_row(row)?;
+                if chunk.iter().any(|(c, m)| *m == message.id && *c == message.conversation_id) {
+                    out.push(message);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn set_reaction(
         &self,
         org_id: OrgId,
