@@ -1075,7 +1075,6 @@ impl Store for PgStore {
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         let limit = effective_limit(limit, 100, 1000);
         let mut conn = self.realtime.acquire().await.map_err(map_err)?;
-        // The rows and, from the same snapshot, whether any transaction was still running.
         // The rows and, from the same snapshot, the transactions that were still running.
         let rows = sqlx::query(
             "SELECT id, org_id, payload, created_at, \
