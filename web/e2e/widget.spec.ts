@@ -41,6 +41,24 @@ test('load, open, ask: a cited answer is rendered', async ({ page }) => {
   await page.screenshot({ path: `${shots}/panel-open.png` });
 });
 
+test('page views and conversions are reported once a session exists', async ({ page }) => {
+  const reported = (kind: string) =>
+    page.waitForResponse((r) => r.url().endsWith('/api/chat/events') && r.request().postDataJSON()?.kind === kind);
+  await page.goto(demo());
+  await openPanel(page);
+  // The page view waited for the session the first message starts.
+  const view = reported('page_view');
+  await ask(page, 'Hello');
+  expect((await view).status()).toBe(202);
+  const conversion = reported('conversion');
+  await page.evaluate(() =>
+    (window as unknown as { Frontdesk: (...a: unknown[]) => unknown }).Frontdesk('track', 'conversion', { name: 'signup', plan: 'pro' }),
+  );
+  const r = await conversion;
+  expect(r.status()).toBe(202);
+  expect(r.request().postDataJSON()).toMatchObject({ kind: 'conversion', name: 'signup', props: { plan: 'pro' } });
+});
+
 test('an XSS payload in a visitor message and in an answer is not executed', async ({ page }) => {
   page.on('dialog', (d) => void d.dismiss());
   // No socket: the (tampered) REST reply is the only copy of the answer.

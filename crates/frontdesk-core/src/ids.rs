@@ -64,6 +64,7 @@ crate::id_type!(
 );
 crate::id_type!(MessageId);
 crate::id_type!(AuditEventId);
+crate::id_type!(VisitorEventId);
 
 #[cfg(test)]
 mod tests {

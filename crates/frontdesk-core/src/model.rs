@@ -383,3 +383,43 @@ pub struct Rating {
     pub feedback: Option<String>,
     pub created_at: Timestamp,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitorEventKind {
+    PageView,
+    Conversion,
+}
+
+impl VisitorEventKind {
+    pub const ALL: [VisitorEventKind; 2] = [Self::PageView, Self::Conversion];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PageView => "page_view",
+            Self::Conversion => "conversion",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A page view or conversion the widget reported, kept per visitor for the dashboard's insights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VisitorEvent {
+    pub id: VisitorEventId,
+    pub site_id: SiteId,
+    pub visitor_id: VisitorId,
+    /// The session the widget had open when it reported the event.
+    pub conversation_id: Option<ConversationId>,
+    pub kind: VisitorEventKind,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub referrer: Option<String>,
+    /// The conversion's name.
+    pub name: Option<String>,
+    /// A flat JSON object (`{}` when none was sent).
+    #[schema(value_type = Object)]
+    pub props: serde_json::Value,
+    pub created_at: Timestamp,
+}

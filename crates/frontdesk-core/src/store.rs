@@ -116,6 +116,15 @@ pub trait Store: Send + Sync + 'static {
     async fn create_visitor(&self, visitor: &Visitor) -> StoreResult<()>;
     async fn get_visitor(&self, site_id: SiteId, id: VisitorId) -> StoreResult<Visitor>;
     async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()>;
+    /// `NotFound` when the visitor is not one of the event's site.
+    async fn append_visitor_event(&self, event: &VisitorEvent) -> StoreResult<()>;
+    /// Newest first, at most `limit` (capped at 500); empty for another site's visitor.
+    async fn list_visitor_events(
+        &self,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<VisitorEvent>>;
 
     // Conversations and messages.
 

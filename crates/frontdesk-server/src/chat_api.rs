@@ -15,10 +15,12 @@ use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontdesk_core::chat::StartSession;
-use frontdesk_core::model::{Conversation, Message, Rating, Reaction, Site, WidgetConfig};
+use frontdesk_core::model::{
+    AuthorKind, Conversation, Message, Rating, Reaction, Site, VisitorEvent, VisitorEventKind, WidgetConfig,
+};
 use frontdesk_core::status::ConversationStatus;
-use frontdesk_core::store::StoreError;
-use frontdesk_core::{ConversationId, MessageId, Timestamp, VisitorId, keys};
+use frontdesk_core::store::{ConversationFilter, StoreError};
+use frontdesk_core::{ConversationId, MessageId, Timestamp, VisitorEventId, VisitorId, keys};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 use utoipa::{IntoParams, ToSchema};
@@ -38,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/chat/message", post(send_message))
         .route("/api/chat/message/{id}/react", post(react))
         .route("/api/chat/history/{session_id}", get(history))
+        .route("/api/chat/visitor/sessions", get(visitor_sessions))
+        .route("/api/chat/events", post(record_event))
 }
 
 /// Set by [`SiteCtx`] once it knows whether the site allows the request's Origin; read by the
@@ -457,4 +461,188 @@ pub async fn react(
     let message_id: MessageId = parse_id(&id, "message")?;
     let message = st.chat.react(&ctx.site, body.session_id, message_id, body.reaction).await?;
     Ok(Json(message))
+}
+
+/// How many of a visitor's sessions the history view lists.
+const VISITOR_SESSIONS_LIMIT: u32 = 50;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LastMessage {
+    pub author_kind: AuthorKind,
+    /// The Markdown source.
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VisitorSession {
+    pub session_id: ConversationId,
+    pub status: ConversationStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_message: Option<LastMessage>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VisitorSessionsResponse {
+    /// Newest first; at most 50.
+    pub sessions: Vec<VisitorSession>,
+}
+
+/// The sessions of the token's visitor on this site (for the widget's history view). Lists them
+/// only: no tokens for the other sessions are handed out.
+#[utoipa::path(get, path = "/api/chat/visitor/sessions", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    responses(
+        (status = 200, body = VisitorSessionsResponse),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ))]
+pub async fn visitor_sessions(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+) -> Result<Json<VisitorSessionsResponse>, ApiError> {
+    // The token's own session names the visitor; another site's session is "not found".
+    let current = authorize(&st, &ctx, ctx.claims.session_id).await?;
+    let filter = ConversationFilter {
+        site_id: Some(ctx.site.id),
+        visitor_id: Some(current.visitor_id),
+        limit: VISITOR_SESSIONS_LIMIT,
+        ..ConversationFilter::default()
+    };
+    let conversations = st.chat.store.list_conversations(ctx.site.org_id, &filter).await?;
+    let mut sessions = Vec::with_capacity(conversations.len());
+    for c in conversations {
+        let last =
+            if c.last_seq > 0 { st.chat.store.list_messages(c.id, c.last_seq - 1, 1).await? } else { Vec::new() };
+        sessions.push(VisitorSession {
+            session_id: c.id,
+            status: c.status,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            last_message: last.into_iter().next().map(|m| LastMessage {
+                author_kind: m.author_kind,
+                body: m.body,
+                created_at: m.created_at,
+            }),
+        });
+    }
+    Ok(Json(VisitorSessionsResponse { sessions }))
+}
+
+const EVENT_URL_MAX: usize = 2048;
+const EVENT_TITLE_MAX: usize = 300;
+const EVENT_NAME_MAX: usize = 100;
+const EVENT_PROPS_MAX_BYTES: usize = 2048;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EventRequest {
+    pub session_id: ConversationId,
+    pub kind: VisitorEventKind,
+    /// http(s), at most 2048 characters.
+    pub url: Option<String>,
+    /// At most 300 characters.
+    pub title: Option<String>,
+    /// At most 2048 characters.
+    pub referrer: Option<String>,
+    /// The conversion's name (required for `conversion`), at most 100 characters.
+    pub name: Option<String>,
+    /// A flat JSON object (no nested objects or arrays), at most 2 KB serialized.
+    #[schema(value_type = Option<Object>)]
+    pub props: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventAccepted {}
+
+/// Trimmed text, `None` when blank; 422 on `field` when longer than `max` characters.
+fn event_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(text) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if text.chars().count() > max {
+        return Err(ApiError::invalid_field(Some(field.to_owned()), format!("{field}: at most {max} characters")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            Some(field.to_owned()),
+            format!("{field}: control characters are not allowed"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+fn event_url(value: Option<String>, field: &str) -> Result<Option<String>, ApiError> {
+    let url = event_text(value, field, EVENT_URL_MAX)?;
+    if let Some(u) = &url {
+        let lower = u.to_ascii_lowercase();
+        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+            return Err(ApiError::invalid_field(Some(field.to_owned()), format!("{field}: must be an http(s) URL")));
+        }
+    }
+    Ok(url)
+}
+
+fn event_props(value: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
+    let invalid = |m: &str| ApiError::invalid_field(Some("props".to_owned()), format!("props: {m}"));
+    let props = match value {
+        None | Some(serde_json::Value::Null) => return Ok(serde_json::Value::Object(serde_json::Map::new())),
+        Some(serde_json::Value::Object(map)) => map,
+        Some(_) => return Err(invalid("must be a JSON object")),
+    };
+    if props.values().any(|v| v.is_object() || v.is_array()) {
+        return Err(invalid("must be flat (no nested objects or arrays)"));
+    }
+    let props = serde_json::Value::Object(props);
+    if props.to_string().len() > EVENT_PROPS_MAX_BYTES {
+        return Err(invalid("at most 2 KB"));
+    }
+    Ok(props)
+}
+
+/// A page view or conversion from the widget, stored for the visitor's insights.
+#[utoipa::path(post, path = "/api/chat/events", tag = "chat", security(("api_key" = [], "session_token" = [])),
+    request_body = EventRequest,
+    responses(
+        (status = 202, body = EventAccepted),
+        (status = 400, description = "malformed_request", body = ErrorBody),
+        (status = 401, description = "missing_api_key, invalid_api_key, invalid_token, token_expired", body = ErrorBody),
+        (status = 403, description = "origin_not_allowed", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 422, description = "invalid_field", body = ErrorBody),
+        (status = 429, description = "rate_limited (per session)", body = ErrorBody),
+    ))]
+pub async fn record_event(
+    State(st): State<AppState>,
+    ctx: SessionCtx,
+    ApiJson(body): ApiJson<EventRequest>,
+) -> Result<(StatusCode, Json<EventAccepted>), ApiError> {
+    let conversation = authorize(&st, &ctx, body.session_id).await?;
+    // Its own key space: page views never eat into the visitor's message allowance.
+    if let Err(retry) = st.limits.events.hit(&format!("events:{}", body.session_id)).await {
+        return Err(rate_limited(retry.0));
+    }
+    let url = event_url(body.url, "url")?;
+    let referrer = event_text(body.referrer, "referrer", EVENT_URL_MAX)?;
+    let title = event_text(body.title, "title", EVENT_TITLE_MAX)?;
+    let name = event_text(body.name, "name", EVENT_NAME_MAX)?;
+    if body.kind == VisitorEventKind::Conversion && name.is_none() {
+        return Err(ApiError::invalid_field(Some("name".to_owned()), "name: a conversion needs a name"));
+    }
+    let props = event_props(body.props)?;
+    let event = VisitorEvent {
+        id: VisitorEventId::generate(&*st.chat.clock, &*st.chat.entropy),
+        site_id: ctx.site.id,
+        visitor_id: conversation.visitor_id,
+        conversation_id: Some(conversation.id),
+        kind: body.kind,
+        url,
+        title,
+        referrer,
+        name,
+        props,
+        created_at: st.now(),
+    };
+    st.chat.store.append_visitor_event(&event).await?;
+    Ok((StatusCode::ACCEPTED, Json(EventAccepted {})))
 }

@@ -71,6 +71,8 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     pub messages_per_minute_per_session: u32,
+    /// Page views and conversions the widget reports (`POST /api/chat/events`).
+    pub events_per_minute_per_session: u32,
     pub sessions_per_minute_per_ip: u32,
     pub logins_per_minute_per_ip: u32,
     pub login_failures_per_account_per_15min: u32,
@@ -80,6 +82,7 @@ impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
             messages_per_minute_per_session: 20,
+            events_per_minute_per_session: 60,
             sessions_per_minute_per_ip: 30,
             logins_per_minute_per_ip: 20,
             login_failures_per_account_per_15min: 10,

@@ -121,6 +121,7 @@ pub async fn build_with_realtime(
     let rl = &config.rate_limits;
     let limits = Limits {
         messages: Arc::new(KeyedLimiter::new(clock.clone(), rl.messages_per_minute_per_session, 60)),
+        events: Arc::new(KeyedLimiter::new(clock.clone(), rl.events_per_minute_per_session, 60)),
         sessions: Arc::new(KeyedLimiter::new(clock.clone(), rl.sessions_per_minute_per_ip, 60)),
         logins: Arc::new(KeyedLimiter::new(clock.clone(), rl.logins_per_minute_per_ip, 60)),
         login_failures: Arc::new(KeyedLimiter::new(

@@ -28,6 +28,8 @@ use utoipa::{Modify, OpenApi};
         chat_api::history,
         chat_api::rate_session,
         chat_api::react,
+        chat_api::visitor_sessions,
+        chat_api::record_event,
         app_api::login,
         app_api::logout,
         app_api::me,

@@ -33,6 +33,7 @@ impl std::ops::Deref for AppState {
 
 pub struct Limits {
     pub messages: Arc<dyn RateLimiter>,
+    pub events: Arc<dyn RateLimiter>,
     pub sessions: Arc<dyn RateLimiter>,
     pub logins: Arc<dyn RateLimiter>,
     pub login_failures: Arc<dyn RateLimiter>,

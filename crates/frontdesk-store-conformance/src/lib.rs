@@ -731,6 +731,53 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
     assert_eq!(ok(store.list_audit(org_a.id, 2).await, "audit A, 2"), audit[..2].to_vec(), "audit limit");
     assert_eq!(ok(store.list_audit(org_b.id, 10).await, "audit B"), vec![audit_b.clone()]);
 
+    // --- Visitor events: per site and visitor, newest first.
+    let mut visits = Vec::new();
+    for (i, kind) in
+        [VisitorEventKind::PageView, VisitorEventKind::PageView, VisitorEventKind::Conversion].into_iter().enumerate()
+    {
+        tick();
+        let conversion = kind == VisitorEventKind::Conversion;
+        let event = VisitorEvent {
+            id: VisitorEventId::generate(&*clock, &*entropy),
+            site_id: site_a.id,
+            visitor_id: visitor_a.id,
+            conversation_id: if i == 1 { None } else { Some(lifecycle.id) },
+            kind,
+            url: Some(format!("https://shop.example.com/p/{i}")),
+            title: if i == 0 { None } else { Some(format!("Page {i}")) },
+            referrer: if i == 0 { Some("https://search.example.org/".to_owned()) } else { None },
+            name: conversion.then(|| "signup".to_owned()),
+            props: if conversion { json!({"plan": "pro", "value": 49.5, "trial": true}) } else { json!({}) },
+            created_at: clock.now(),
+        };
+        ok(store.append_visitor_event(&event).await, "append visitor event");
+        visits.push(event);
+    }
+    let foreign = VisitorEvent {
+        id: VisitorEventId::generate(&*clock, &*entropy),
+        site_id: site_b.id,
+        conversation_id: None,
+        ..visits[0].clone()
+    };
+    not_found(store.append_visitor_event(&foreign).await, "visitor event for site A's visitor through site B");
+    let b_visit = VisitorEvent {
+        id: VisitorEventId::generate(&*clock, &*entropy),
+        site_id: site_b.id,
+        visitor_id: visitor_b.id,
+        conversation_id: Some(conversation_b.id),
+        ..visits[0].clone()
+    };
+    ok(store.append_visitor_event(&b_visit).await, "append visitor event on site B");
+    visits.reverse();
+    let listed = ok(store.list_visitor_events(site_a.id, visitor_a.id, 10).await, "visitor events A");
+    assert_eq!(listed, visits, "visitor events newest first, this visitor only");
+    let two = ok(store.list_visitor_events(site_a.id, visitor_a.id, 2).await, "visitor events A, 2");
+    assert_eq!(two, visits[..2].to_vec(), "visitor events limit");
+    let through_b = ok(store.list_visitor_events(site_b.id, visitor_a.id, 10).await, "visitor A through site B");
+    assert!(through_b.is_empty(), "another site's visitor has no events here: {through_b:?}");
+    assert_eq!(ok(store.list_visitor_events(site_b.id, visitor_b.id, 10).await, "visitor events B"), vec![b_visit]);
+
     // --- Outbox: every change's events, in commit order.
     let outbox = story_outbox(&*store, org_a.id, org_b.id).await;
     let events_of = |id: ConversationId| {

@@ -199,6 +199,12 @@ macro_rules! rating_cols {
         "conversation_id, stars, tags, feedback, created_at"
     };
 }
+macro_rules! visitor_event_cols {
+    () => {
+        "id, site_id, visitor_id, conversation_id, kind, url, title, referrer, name, props, created_at"
+    };
+}
+
 macro_rules! audit_cols {
     () => {
         "id, org_id, actor_id, action, target_kind, target_id, ip, user_agent, details, created_at"
@@ -331,6 +337,23 @@ fn audit_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
         ip: get(row, "ip")?,
         user_agent: get(row, "user_agent")?,
         details: get(row, "details")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn visitor_event_from_row(row: &PgRow) -> StoreResult<VisitorEvent> {
+    let kind: String = get(row, "kind")?;
+    Ok(VisitorEvent {
+        id: VisitorEventId(get(row, "id")?),
+        site_id: SiteId(get(row, "site_id")?),
+        visitor_id: VisitorId(get(row, "visitor_id")?),
+        conversation_id: get::<Option<Uuid>>(row, "conversation_id")?.map(ConversationId),
+        kind: VisitorEventKind::parse(&kind).ok_or_else(|| corrupt("kind", kind))?,
+        url: get(row, "url")?,
+        title: get(row, "title")?,
+        referrer: get(row, "referrer")?,
+        name: get(row, "name")?,
+        props: get(row, "props")?,
         created_at: ts_at(row, "created_at")?,
     })
 }
@@ -971,6 +994,52 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         rating_from_row(&row)
+    }
+
+    async fn append_visitor_event(&self, e: &VisitorEvent) -> StoreResult<()> {
+        // Inserted only when the visitor belongs to the site: anything else is "not found".
+        let done = sqlx::query(concat!(
+            "INSERT INTO visitor_events (", visitor_event_cols!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM visitors WHERE id = $3 AND site_id = $2)"
+        ))
+        .bind(e.id.0)
+        .bind(e.site_id.0)
+        .bind(e.visitor_id.0)
+        .bind(e.conversation_id.map(|c| c.0))
+        .bind(e.kind.as_str())
+        .bind(&e.url)
+        .bind(&e.title)
+        .bind(&e.referrer)
+        .bind(&e.name)
+        .bind(&e.props)
+        .bind(e.created_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_visitor_events(
+        &self,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<VisitorEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            visitor_event_cols!(),
+            " FROM visitor_events WHERE site_id = $1 AND visitor_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(site_id.0)
+        .bind(visitor_id.0)
+        .bind(effective_limit(limit, 50, 500))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(visitor_event_from_row).collect()
     }
 
     async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {

@@ -255,6 +255,12 @@ macro_rules! rating_cols {
         "conversation_id, stars, tags, feedback, created_at"
     };
 }
+macro_rules! visitor_event_cols {
+    () => {
+        "id, site_id, visitor_id, conversation_id, kind, url, title, referrer, name, props, created_at"
+    };
+}
+
 macro_rules! audit_cols {
     () => {
         "id, org_id, actor_id, action, target_kind, target_id, ip, user_agent, details, created_at"
@@ -387,6 +393,23 @@ fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
         ip: get(row, "ip")?,
         user_agent: get(row, "user_agent")?,
         details: json_at(row, "details")?,
+        created_at: ts_at(row, "created_at")?,
+    })
+}
+
+fn visitor_event_from_row(row: &SqliteRow) -> StoreResult<VisitorEvent> {
+    let kind: String = get(row, "kind")?;
+    Ok(VisitorEvent {
+        id: VisitorEventId(uuid_at(row, "id")?),
+        site_id: SiteId(uuid_at(row, "site_id")?),
+        visitor_id: VisitorId(uuid_at(row, "visitor_id")?),
+        conversation_id: opt_uuid_at(row, "conversation_id")?.map(ConversationId),
+        kind: VisitorEventKind::parse(&kind).ok_or_else(|| corrupt("kind", kind))?,
+        url: get(row, "url")?,
+        title: get(row, "title")?,
+        referrer: get(row, "referrer")?,
+        name: get(row, "name")?,
+        props: json_at(row, "props")?,
         created_at: ts_at(row, "created_at")?,
     })
 }
@@ -1054,6 +1077,54 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         rating_from_row(&row)
+    }
+
+    async fn append_visitor_event(&self, e: &VisitorEvent) -> StoreResult<()> {
+        // Inserted only when the visitor belongs to the site: anything else is "not found".
+        let done = sqlx::query(concat!(
+            "INSERT INTO visitor_events (", visitor_event_cols!(),
+            ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM visitors WHERE id = ? AND site_id = ?)"
+        ))
+        .bind(id(e.id.0))
+        .bind(id(e.site_id.0))
+        .bind(id(e.visitor_id.0))
+        .bind(opt_id(e.conversation_id.map(|c| c.0)))
+        .bind(e.kind.as_str())
+        .bind(&e.url)
+        .bind(&e.title)
+        .bind(&e.referrer)
+        .bind(&e.name)
+        .bind(to_json(&e.props)?)
+        .bind(e.created_at.0)
+        .bind(id(e.visitor_id.0))
+        .bind(id(e.site_id.0))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_visitor_events(
+        &self,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<VisitorEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            visitor_event_cols!(),
+            " FROM visitor_events WHERE site_id = ? AND visitor_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(id(site_id.0))
+        .bind(id(visitor_id.0))
+        .bind(effective_limit(limit, 50, 500))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(visitor_event_from_row).collect()
     }
 
     async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {

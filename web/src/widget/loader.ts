@@ -226,6 +226,36 @@ function start(): void {
     else void open();
   }
 
+  // Page views and conversions go to the server once a session exists (the panel keeps it in
+  // `frontdesk:<key>`); until then they wait here, a few at most.
+  let waiting: Record<string, unknown>[] = [];
+  function report(ev: Record<string, unknown>): void {
+    let s: { session_id?: string; session_token?: string } = {};
+    try {
+      s = JSON.parse(localStorage.getItem(`frontdesk:${config!.apiKey}`) || '{}');
+    } catch {
+      /* storage disabled: no session to report for yet */
+    }
+    if (!s.session_id || !s.session_token) {
+      if (waiting.length < 20) waiting.push(ev);
+      return;
+    }
+    fetch(`${apiUrl}/api/chat/events`, {
+      method: 'POST',
+      headers: { 'X-API-Key': config!.apiKey, 'Content-Type': 'application/json', Authorization: `Bearer ${s.session_token}` },
+      body: JSON.stringify({ session_id: s.session_id, ...ev }),
+      keepalive: true,
+    }).catch(() => {});
+  }
+  events.on('conversation-started', () => {
+    const now = waiting;
+    waiting = [];
+    now.forEach(report);
+  });
+  if (config.tracking !== false) {
+    report({ kind: 'page_view', url: location.href, title: document.title.slice(0, 300), referrer: document.referrer || undefined });
+  }
+
   const api = createCommandApi(
     {
       open: () => void open(),
@@ -239,6 +269,11 @@ function start(): void {
       },
       track: (name, data) => {
         events.emit('track', { name, data });
+        const d = { ...((data || {}) as Record<string, unknown>) };
+        if (name === 'conversion') {
+          const { name: n, props, ...rest } = d;
+          report({ kind: 'conversion', name: n, props: props || rest });
+        } else if (name === 'page_view') report({ kind: 'page_view', ...d });
       },
       on: (event, fn) => {
         if (typeof fn !== 'function') return () => {};

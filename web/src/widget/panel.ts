@@ -579,6 +579,22 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
     }
     history.append(list);
     history.querySelector('button')?.focus();
+    // The server knows this visitor's other sessions too (listed only: no token to open them).
+    if (stored.session_token) {
+      api<{ sessions: { session_id: string; created_at: string; last_message: { body: string } | null }[] }>(
+        'GET',
+        '/api/chat/visitor/sessions',
+      )
+        .then((r) => {
+          const known = new Set([stored.session_id, ...(stored.past || []).map((p) => p.id)]);
+          for (const s of r.sessions || []) {
+            if (known.has(s.session_id) || !s.last_message) continue;
+            const d = new Date(s.created_at).toLocaleDateString(ctx.locale);
+            list.append(el('li', 'fd-note', `${d} — ${s.last_message.body.slice(0, 60)}`));
+          }
+        })
+        .catch(() => {});
+    }
   }
 
   function closeHistory(): void {

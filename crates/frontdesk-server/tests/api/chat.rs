@@ -21,6 +21,113 @@ async fn public_suite(server: &TestServer) {
     chat_api::access_rules(&client, &server.other_client()).await;
     reactions(server).await;
     returning_visitor(server).await;
+    visitor_sessions(server).await;
+    visitor_events(server).await;
+}
+
+/// Page views and conversions are stored for the session's visitor; bad fields are 422s.
+async fn visitor_events(server: &TestServer) {
+    let client = server.chat_client();
+    let s = client.start().await;
+    let post = |body: serde_json::Value| {
+        let client = &client;
+        let token = s.token.clone();
+        async move { client.post("/api/chat/events", Some(&token), &body).await }
+    };
+    let view = post(json!({"session_id": s.id, "kind": "page_view", "url": "https://shop.example.com/lamps",
+        "title": "Lamps", "referrer": "https://search.example.org/?q=lamps"}))
+    .await;
+    assert_eq!((view.status, view.body.clone()), (202, json!({})), "{:?}", view.body);
+    server.clock.advance_millis(1_000);
+    let conversion =
+        post(json!({"session_id": s.id, "kind": "conversion", "name": "signup", "props": {"plan": "pro", "seats": 3}}))
+            .await;
+    assert_eq!(conversion.status, 202, "{:?}", conversion.body);
+
+    let site = server.site.id;
+    let visitor: frontdesk_core::VisitorId = s.visitor_id.parse().expect("visitor id");
+    let stored = server.chat.store.list_visitor_events(site, visitor, 10).await.expect("visitor events");
+    let kinds: Vec<&str> = stored.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["conversion", "page_view"], "newest first");
+    assert_eq!(stored[0].name.as_deref(), Some("signup"));
+    assert_eq!(stored[0].props, json!({"plan": "pro", "seats": 3}));
+    assert_eq!(stored[1].title.as_deref(), Some("Lamps"));
+    assert_eq!(stored[1].conversation_id.map(|c| c.to_string()), Some(s.id.clone()));
+    let elsewhere = server.chat.store.list_visitor_events(server.other_site.id, visitor, 10).await.expect("other site");
+    assert!(elsewhere.is_empty());
+
+    let long = "x".repeat(301);
+    let cases = [
+        (json!({"session_id": s.id, "kind": "page_view", "url": "javascript:alert(1)"}), "url"),
+        (
+            json!({"session_id": s.id, "kind": "page_view", "url": format!("https://a.example/{}", "x".repeat(2048))}),
+            "url",
+        ),
+        (json!({"session_id": s.id, "kind": "page_view", "title": long}), "title"),
+        (json!({"session_id": s.id, "kind": "conversion", "name": "n".repeat(101)}), "name"),
+        (json!({"session_id": s.id, "kind": "conversion"}), "name"),
+        (json!({"session_id": s.id, "kind": "page_view", "props": [1]}), "props"),
+        (json!({"session_id": s.id, "kind": "page_view", "props": {"a": {"b": 1}}}), "props"),
+        (json!({"session_id": s.id, "kind": "page_view", "props": {"a": "y".repeat(2100)}}), "props"),
+        (json!({"session_id": s.id, "kind": "click"}), "kind"),
+    ];
+    for (body, field) in cases {
+        let r = post(body).await;
+        assert_error(&r, 422, "invalid_field");
+        assert_eq!(r.body["error"]["field"], field, "{:?}", r.body);
+    }
+    assert_eq!(server.chat.store.list_visitor_events(site, visitor, 10).await.map(|e| e.len()).ok(), Some(2));
+
+    let body = json!({"session_id": s.id, "kind": "page_view"});
+    assert_error(&client.post("/api/chat/events", None, &body).await, 401, "invalid_token");
+    let theirs = server.other_client().start().await;
+    let foreign = json!({"session_id": theirs.id, "kind": "page_view"});
+    assert_error(&client.post("/api/chat/events", Some(&theirs.token), &foreign).await, 404, "not_found");
+}
+
+/// The history view's listing: this visitor's sessions on this site only, newest first, each
+/// with its last message.
+async fn visitor_sessions(server: &TestServer) {
+    let client = server.chat_client();
+    let first = client.start().await;
+    let said = client.say(&first, "Where is my parcel?").await;
+    assert_eq!(said.status, 200, "{:?}", said.body);
+    let r = client.post("/api/chat/session", None, &json!({"visitor_id": first.visitor_id})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (second_id, second_token) =
+        (r.body["session_id"].as_str().unwrap_or("").to_owned(), r.body["session_token"].as_str().unwrap_or(""));
+    // Another visitor on the same site, and a session on another site.
+    let stranger = client.start().await;
+    let elsewhere = server.other_client().start().await;
+
+    let list = client.get("/api/chat/visitor/sessions", Some(second_token)).await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let sessions = list.body["sessions"].as_array().cloned().unwrap_or_default();
+    let mut ids: Vec<&str> = sessions.iter().filter_map(|s| s["session_id"].as_str()).collect();
+    // Newest first by last update; the test clock may give both the same time, so compare sets.
+    let times: Vec<&str> = sessions.iter().filter_map(|s| s["updated_at"].as_str()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    ids.sort_unstable();
+    let mut expected = [second_id.as_str(), first.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "this visitor's sessions only");
+    let by_id = |id: &str| sessions.iter().find(|s| s["session_id"] == id).cloned().unwrap_or_default();
+    let (fresh, older) = (by_id(&second_id), by_id(&first.id));
+    assert_eq!((&fresh["last_message"], &fresh["status"]), (&json!(null), &json!("active")));
+    let last = &older["last_message"];
+    let history = client.history(&first).await;
+    let newest = history.last().cloned().unwrap_or_default();
+    assert_eq!(
+        (&last["author_kind"], &last["body"], &last["created_at"]),
+        (&newest["author_kind"], &newest["body"], &newest["created_at"])
+    );
+    assert!(sessions.iter().all(|s| s.get("session_token").is_none()), "no tokens handed out");
+    assert!(!ids.contains(&stranger.id.as_str()));
+
+    let none = client.get("/api/chat/visitor/sessions", None).await;
+    assert_error(&none, 401, "invalid_token");
+    let other_site = client.get("/api/chat/visitor/sessions", Some(&elsewhere.token)).await;
+    assert_error(&other_site, 404, "not_found");
 }
 
 /// Reactions go on assistant and bot messages only, and can be cleared.
@@ -159,6 +266,22 @@ async fn tokens_are_checked_in_order_and_bound_to_their_session() {
     // ...and this site's session through the other site's key, with its own token: not found either.
     assert_error(&server.other_client().get(&path, Some(&mine.token)).await, 404, "not_found");
     assert_eq!(client.get(&path, Some(&mine.token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn events_are_limited_per_session_apart_from_messages() {
+    let mut config = roomy_config();
+    config.rate_limits.events_per_minute_per_session = 2;
+    let server = TestServer::start(Backend::Sqlite, "events_limit", config).await.expect("sqlite");
+    let client = server.chat_client();
+    let s = client.start().await;
+    let body = json!({"session_id": s.id, "kind": "page_view", "url": "https://shop.example.com/"});
+    for _ in 0..2 {
+        assert_eq!(client.post("/api/chat/events", Some(&s.token), &body).await.status, 202);
+    }
+    let limited = client.post("/api/chat/events", Some(&s.token), &body).await;
+    assert_error(&limited, 429, "rate_limited");
+    assert_eq!(client.say(&s, "Still here").await.status, 200, "messages have their own allowance");
 }
 
 #[tokio::test]

@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/chat/message", &["post"]),
     ("/api/chat/message/{id}/react", &["post"]),
     ("/api/chat/history/{session_id}", &["get"]),
+    ("/api/chat/visitor/sessions", &["get"]),
+    ("/api/chat/events", &["post"]),
     ("/api/app/login", &["post"]),
     ("/api/app/logout", &["post"]),
     ("/api/app/me", &["get"]),
@@ -279,6 +281,17 @@ impl Store for GatedStore {
     }
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.inner.append_audit(event).await
+    }
+    async fn append_visitor_event(&self, event: &VisitorEvent) -> StoreResult<()> {
+        self.inner.append_visitor_event(event).await
+    }
+    async fn list_visitor_events(
+        &self,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<VisitorEvent>> {
+        self.inner.list_visitor_events(site_id, visitor_id, limit).await
     }
     async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_audit(org_id, limit).await
