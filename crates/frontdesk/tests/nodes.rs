@@ -10,14 +10,17 @@ use frontdesk_testkit::chat_api::{ChatClient, Session};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[path = "support/process.rs"]
+mod process;
+
+use process::{cli_json, frontdesk, spawn_listening, temp_dir};
 
 const SHOP: &str = "https://shop.example.com";
 const EMAIL: &str = "ann@acme.test";
@@ -26,35 +29,6 @@ const PASSWORD: &str = "correct horse battery";
 const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "frontdesk-nodes-{name}-{}-{}",
-        std::process::id(),
-        uuid::Uuid::now_v7().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn frontdesk(storage: &[String]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
-    // Settings come only from the test, never from the developer's environment.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FRONTDESK_") && !key.starts_with("FRONTDESK_TEST_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args(storage).env("FRONTDESK_LOG_LEVEL", "warn").kill_on_drop(true);
-    cmd
-}
-
-async fn cli_json(storage: &[String], args: &[&str]) -> Value {
-    let out = frontdesk(storage).args(args).arg("--json").output().await.expect("run frontdesk");
-    assert!(out.status.success(), "frontdesk {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 struct Node {
     child: Child,
@@ -71,27 +45,10 @@ impl Node {
         if !storage.iter().any(|a| a == "--data-dir") {
             cmd.args(["--data-dir", &dir.display().to_string()]);
         }
-        let mut child = cmd
-            .args(["serve", "--bind", "127.0.0.1:0", "--broker", broker])
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--broker", broker])
             // Slow polling: crossing nodes must be the broker's doing.
-            .env("FRONTDESK_REALTIME__POLL_INTERVAL_MS", "60000")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn frontdesk");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                if let Some(url) = line.trim().strip_prefix("Frontdesk listening on ") {
-                    return url.to_owned();
-                }
-            }
-            panic!("frontdesk exited before listening");
-        })
-        .await
-        .expect("frontdesk listens within a minute");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .env("FRONTDESK_REALTIME__POLL_INTERVAL_MS", "60000");
+        let (child, base) = spawn_listening(cmd).await;
         Node { child, base, dir }
     }
 
