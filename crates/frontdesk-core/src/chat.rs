@@ -104,6 +104,9 @@ impl Chat {
             created_at: now,
             updated_at: now,
             last_activity_at: now,
+            status_changed_at: now,
+            escalated_at: None,
+            first_agent_reply_at: None,
         };
         self.store.create_conversation(&conversation).await?;
         // The site's welcome message opens the conversation, stored like any other message.
@@ -169,6 +172,7 @@ impl Chat {
                 (Some(m), c)
             }
             AnswerOutcome::Decline { body, quick_replies, escalate } => {
+                self.record_unanswered(site, &message).await;
                 let (m, c) =
                     self.automated_message(org, id, AuthorKind::Assistant, body, Vec::new(), quick_replies).await?;
                 let c = if escalate { self.escalate_quietly(org, id).await?.unwrap_or(c) } else { c };
@@ -183,6 +187,21 @@ impl Chat {
             }
         };
         Ok(VisitorTurn { message, reply, conversation })
+    }
+
+    /// Keeps the declined question for the knowledge base's gap report. Losing one is better
+    /// than failing the visitor's turn, so an error is only logged by the caller's tracing.
+    async fn record_unanswered(&self, site: &Site, message: &Message) {
+        let question = crate::inbox::UnansweredQuestion {
+            id: UnansweredId::generate(&*self.clock, &*self.entropy),
+            org_id: site.org_id,
+            site_id: site.id,
+            conversation_id: message.conversation_id,
+            message_id: message.id,
+            question: message.body.clone(),
+            created_at: self.now(),
+        };
+        let _ = self.store.record_unanswered(&question).await;
     }
 
     /// Escalates unless someone already did (a person may have taken it meanwhile).

@@ -10,11 +10,42 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DomainEvent {
-    ConversationCreated { conversation_id: ConversationId, site_id: SiteId, visitor_id: VisitorId },
-    MessageCreated { conversation_id: ConversationId, message_id: MessageId, seq: i64, author_kind: AuthorKind },
-    StatusChanged { conversation_id: ConversationId, from: ConversationStatus, to: ConversationStatus },
-    RatingCreated { conversation_id: ConversationId, stars: u8 },
-    ReactionSet { conversation_id: ConversationId, message_id: MessageId, reaction: Option<Reaction> },
+    ConversationCreated {
+        conversation_id: ConversationId,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+    },
+    MessageCreated {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        seq: i64,
+        author_kind: AuthorKind,
+    },
+    StatusChanged {
+        conversation_id: ConversationId,
+        from: ConversationStatus,
+        to: ConversationStatus,
+    },
+    RatingCreated {
+        conversation_id: ConversationId,
+        stars: u8,
+    },
+    ReactionSet {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        reaction: Option<Reaction>,
+    },
+    Assigned {
+        conversation_id: ConversationId,
+        assignee_id: Option<UserId>,
+    },
+    /// A private note: only agents hear of it; `mentions` are notified.
+    NoteCreated {
+        conversation_id: ConversationId,
+        note_id: NoteId,
+        author_id: UserId,
+        mentions: Vec<UserId>,
+    },
 }
 
 impl DomainEvent {
@@ -26,6 +57,8 @@ impl DomainEvent {
             Self::StatusChanged { .. } => "conversation.status_changed",
             Self::RatingCreated { .. } => "rating.created",
             Self::ReactionSet { .. } => "message.reaction_set",
+            Self::Assigned { .. } => "conversation.assigned",
+            Self::NoteCreated { .. } => "note.created",
         }
     }
 
@@ -35,7 +68,9 @@ impl DomainEvent {
             | Self::MessageCreated { conversation_id, .. }
             | Self::StatusChanged { conversation_id, .. }
             | Self::RatingCreated { conversation_id, .. }
-            | Self::ReactionSet { conversation_id, .. } => *conversation_id,
+            | Self::ReactionSet { conversation_id, .. }
+            | Self::Assigned { conversation_id, .. }
+            | Self::NoteCreated { conversation_id, .. } => *conversation_id,
         }
     }
 

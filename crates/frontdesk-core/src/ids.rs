@@ -65,6 +65,13 @@ crate::id_type!(
 crate::id_type!(MessageId);
 crate::id_type!(AuditEventId);
 crate::id_type!(VisitorEventId);
+crate::id_type!(
+    /// A private note agents leave on a conversation; visitors never see it.
+    NoteId
+);
+crate::id_type!(CannedResponseId);
+crate::id_type!(InviteId);
+crate::id_type!(UnansweredId);
 
 #[cfg(test)]
 mod tests {

@@ -1,22 +1,27 @@
 //! Frontdesk's domain. Nothing in this crate performs I/O: time and randomness come in
 //! through the [`ports::Clock`] and [`ports::Entropy`] ports, persistence through [`store::Store`].
 
+pub mod analytics;
 pub mod answer;
 pub mod audit;
 pub mod chat;
 pub mod error;
 pub mod events;
+pub mod gaps;
 pub mod ids;
+pub mod inbox;
 pub mod kb;
 pub mod keys;
 pub mod knowledge;
 pub mod markdown;
 pub mod model;
 pub mod origin;
+pub mod plans;
 pub mod ports;
 pub mod roles;
 pub mod status;
 pub mod store;
+pub mod team;
 pub mod time;
 pub mod validate;
 

@@ -11,6 +11,12 @@ use utoipa::ToSchema;
 pub struct Organization {
     pub id: OrgId,
     pub name: String,
+    /// What the organization pays for; [`crate::plans`] says what each plan allows.
+    #[serde(default)]
+    pub plan: crate::plans::Plan,
+    /// Seats bought on top of the plan's own.
+    #[serde(default)]
+    pub extra_seats: u32,
     pub created_at: Timestamp,
 }
 
@@ -216,9 +222,20 @@ pub struct Site {
     #[schema(ignore)]
     pub secret: String,
     pub allowed_origins: Vec<String>,
+    /// The published widget configuration: the only one widgets ever read.
     pub widget: WidgetConfig,
+    /// The configuration being edited in the dashboard, when it differs from the published one;
+    /// `POST …/widget/publish` makes it the published one.
+    #[serde(default)]
+    pub widget_draft: Option<WidgetConfig>,
     #[serde(default)]
     pub assistant: AssistantSettings,
+    /// The key before the last rotation: still accepted until `previous_key_expires_at`, so pages
+    /// with the old snippet keep working while the owner updates them.
+    #[serde(default)]
+    pub previous_public_key: Option<String>,
+    #[serde(default)]
+    pub previous_key_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -283,6 +300,12 @@ pub struct Conversation {
     pub updated_at: Timestamp,
     /// The visitor's last request: session tokens expire after a period without one.
     pub last_activity_at: Timestamp,
+    /// When the status last changed (for an escalated conversation: how long it has waited).
+    pub status_changed_at: Timestamp,
+    /// The first time the conversation was escalated to a person.
+    pub escalated_at: Option<Timestamp>,
+    /// The first agent message: with `escalated_at`, the first response time of humans.
+    pub first_agent_reply_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

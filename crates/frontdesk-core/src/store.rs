@@ -4,12 +4,16 @@
 //! Scoping rule: every read of tenant data names the organization (or the site) it must belong
 //! to; a row of another tenant is [`StoreError::NotFound`], exactly like a missing one.
 
+use crate::analytics::{ConversationStat, ReactionStat};
 use crate::audit::AuditEvent;
 use crate::events::OutboxEvent;
 use crate::ids::*;
+use crate::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use crate::knowledge::{Article, ArticleId, ArticleStatus};
 use crate::model::*;
+use crate::plans::Plan;
 use crate::status::ConversationStatus;
+use crate::team::{Invite, Member, NotificationPrefs};
 use crate::time::Timestamp;
 use async_trait::async_trait;
 
@@ -54,6 +58,35 @@ pub struct ArticleFilter {
     pub limit: u32,
 }
 
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    pub actor_id: Option<UserId>,
+    /// An exact action, or a prefix ending in `.` (`site.` matches `site.create`, `site.update`).
+    pub action: Option<String>,
+    /// `[from, to)`.
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Newest first; at most this many (0 means 100; capped at 10,000 for exports).
+    pub limit: u32,
+}
+
+/// Page views of one URL.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PageCount {
+    pub url: String,
+    pub title: Option<String>,
+    pub views: i64,
+    pub visitors: i64,
+}
+
+/// How often one conversion happened.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ConversionCount {
+    pub name: String,
+    pub count: i64,
+    pub visitors: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArticleVersion {
     pub id: ArticleId,
@@ -76,12 +109,16 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
     /// Several nodes starting at once agree on one value.
     async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String>;
+    /// Replaces the value only if it is still `expected`; returns whether it did. Lets one node
+    /// of several claim a batch of background work (the notifier's outbox cursor).
+    async fn compare_and_set_setting(&self, key: &str, expected: &str, value: &str) -> StoreResult<bool>;
 
     // Organizations, users, memberships.
 
     async fn create_org(&self, org: &Organization) -> StoreResult<()>;
     async fn get_org(&self, id: OrgId) -> StoreResult<Organization>;
     async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
+    async fn set_org_plan(&self, id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()>;
     /// Fails with `Conflict` when the (lower-cased) email is taken.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, id: UserId) -> StoreResult<User>;
@@ -91,6 +128,24 @@ pub trait Store: Send + Sync + 'static {
     async fn put_membership(&self, membership: &Membership) -> StoreResult<()>;
     async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership>;
     async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
+    /// The organization's members with their user's email and name, oldest first.
+    async fn list_members(&self, org_id: OrgId) -> StoreResult<Vec<Member>>;
+    async fn delete_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<()>;
+    /// `NotFound` when the user is not a member of the organization.
+    async fn set_notification_prefs(&self, org_id: OrgId, user_id: UserId, prefs: NotificationPrefs)
+    -> StoreResult<()>;
+
+    // Invitations.
+
+    /// `Conflict` when the organization has a pending (not accepted) invitation for the email.
+    async fn create_invite(&self, invite: &Invite) -> StoreResult<()>;
+    async fn get_invite(&self, id: InviteId) -> StoreResult<Invite>;
+    /// Pending invitations (accepted ones are left out), oldest first; expired ones included.
+    async fn list_invites(&self, org_id: OrgId) -> StoreResult<Vec<Invite>>;
+    async fn delete_invite(&self, org_id: OrgId, id: InviteId) -> StoreResult<()>;
+    /// In one transaction: marks the invitation accepted (`Conflict` if it was already) and adds
+    /// the membership.
+    async fn accept_invite(&self, id: InviteId, membership: &Membership, at: Timestamp) -> StoreResult<()>;
 
     // Agents' login sessions.
 
@@ -104,11 +159,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_site(&self, site: &Site) -> StoreResult<()>;
     async fn get_site(&self, org_id: OrgId, id: SiteId) -> StoreResult<Site>;
+    /// The site whose current or previous public key this is (the caller checks the previous
+    /// key's expiry).
     async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site>;
     async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>>;
     /// Every site of every organization: for answering CORS preflights, which carry no key.
     async fn list_all_sites(&self) -> StoreResult<Vec<Site>>;
-    /// Replaces name, allowed origins, widget configuration and keys.
+    /// Replaces name, allowed origins, widget configuration (published and draft), assistant
+    /// settings and keys (current, previous and its expiry).
     async fn update_site(&self, site: &Site) -> StoreResult<()>;
 
     // Visitors.
@@ -135,6 +193,25 @@ pub trait Store: Send + Sync + 'static {
     /// A conversation of this organization (the private API's view).
     async fn get_conversation(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Conversation>;
     async fn list_conversations(&self, org_id: OrgId, filter: &ConversationFilter) -> StoreResult<Vec<Conversation>>;
+    /// The agents' inbox: conversations with their visitor, newest message, rating and the
+    /// number of messages after `viewer`'s read marker.
+    async fn inbox(&self, org_id: OrgId, viewer: UserId, filter: &InboxFilter) -> StoreResult<Vec<InboxItem>>;
+    /// Moves `user_id`'s read marker of the conversation forward to `seq` (never back).
+    async fn mark_read(&self, org_id: OrgId, id: ConversationId, user_id: UserId, seq: i64) -> StoreResult<()>;
+    /// Sets or clears the assignee, with its `conversation.assigned` outbox event. The assignee
+    /// must be a member of the organization (`NotFound` otherwise).
+    async fn assign_conversation(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Conversation>;
+    /// Stores a private note with its `note.created` outbox event; `NotFound` when the
+    /// conversation is not the organization's.
+    async fn create_note(&self, note: &Note) -> StoreResult<()>;
+    /// Oldest first.
+    async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>>;
     /// In one transaction: gives the message the next sequence number, stores it, applies the
     /// optional status change (compare-and-set: `Conflict` if the status moved meanwhile, and a
     /// closed conversation is never written to), updates the conversation's times, and writes the
@@ -186,6 +263,60 @@ pub trait Store: Send + Sync + 'static {
     async fn create_rating(&self, org_id: OrgId, rating: &Rating) -> StoreResult<()>;
     async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating>;
 
+    // Canned responses.
+
+    /// Creates or replaces (by id); `Conflict` when another response of the organization has
+    /// the shortcut.
+    async fn put_canned_response(&self, response: &CannedResponse) -> StoreResult<()>;
+    async fn delete_canned_response(&self, org_id: OrgId, id: CannedResponseId) -> StoreResult<()>;
+    /// Ordered by shortcut.
+    async fn list_canned_responses(&self, org_id: OrgId) -> StoreResult<Vec<CannedResponse>>;
+
+    // The knowledge base's gap report and analytics.
+
+    async fn record_unanswered(&self, question: &UnansweredQuestion) -> StoreResult<()>;
+    /// Newest first, created at or after `since`, at most `limit` (capped at 2,000).
+    async fn list_unanswered(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<UnansweredQuestion>>;
+    /// One row per conversation created in `[from, to)`.
+    async fn conversation_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversationStat>>;
+    /// Reactions on messages created in `[from, to)`.
+    async fn reaction_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ReactionStat>>;
+    /// The most viewed pages in `[from, to)`, most views first.
+    async fn top_pages(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PageCount>>;
+    /// Conversions by name in `[from, to)`, most frequent first.
+    async fn conversion_counts(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversionCount>>;
+
     // Knowledge base.
 
     /// `Conflict` when the site already has an article with the same external key.
@@ -207,7 +338,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Newest first.
-    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
     /// Outbox events with `id > after`, oldest first, at most `limit`.
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use frontdesk_core::events::DomainEvent;
 use frontdesk_core::model::Message;
 use frontdesk_core::status::ConversationStatus;
-use frontdesk_core::{ConversationId, OrgId, SiteId, UserId, VisitorId};
+use frontdesk_core::{ConversationId, NoteId, OrgId, SiteId, UserId, VisitorId};
 use serde::{Deserialize, Serialize};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -97,9 +97,31 @@ pub fn status_changed(
 }
 
 #[derive(Serialize)]
+struct Assigned {
+    conversation_id: ConversationId,
+    assignee_id: Option<UserId>,
+    #[serde(flatten)]
+    pos: StreamPos,
+}
+
+#[derive(Serialize)]
+struct NoteCreated<'a> {
+    conversation_id: ConversationId,
+    note_id: NoteId,
+    author_id: UserId,
+    mentions: &'a [UserId],
+    #[serde(flatten)]
+    pos: StreamPos,
+}
+
+#[derive(Serialize)]
 struct Notification {
     kind: &'static str,
     conversation_id: ConversationId,
+    /// For a `mention`: the teammate it is for (every agent of the org gets the frame; the
+    /// dashboard shows it to this one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<UserId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     site_id: Option<SiteId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,6 +153,7 @@ pub fn outbox_frames(
                     Notification {
                         kind: "escalation",
                         conversation_id: *conversation_id,
+                        user_id: None,
                         site_id: None,
                         visitor_id: None,
                         pos: StreamPos { org_id, offset },
@@ -146,12 +169,52 @@ pub fn outbox_frames(
                 Notification {
                     kind: "new_conversation",
                     conversation_id: *conversation_id,
+                    user_id: None,
                     site_id: Some(*site_id),
                     visitor_id: Some(*visitor_id),
                     pos: StreamPos { org_id, offset },
                 },
             )],
         ),
+        DomainEvent::Assigned { conversation_id, assignee_id } => (
+            None,
+            vec![frame(
+                "conversation.assigned",
+                Assigned {
+                    conversation_id: *conversation_id,
+                    assignee_id: *assignee_id,
+                    pos: StreamPos { org_id, offset },
+                },
+            )],
+        ),
+        // Notes are private: agents only, never the widget.
+        DomainEvent::NoteCreated { conversation_id, note_id, author_id, mentions } => {
+            let pos = StreamPos { org_id, offset };
+            let mut agent = vec![frame(
+                "note.created",
+                NoteCreated {
+                    conversation_id: *conversation_id,
+                    note_id: *note_id,
+                    author_id: *author_id,
+                    mentions,
+                    pos,
+                },
+            )];
+            agent.extend(mentions.iter().filter(|m| *m != author_id).map(|user| {
+                frame(
+                    "notification",
+                    Notification {
+                        kind: "mention",
+                        conversation_id: *conversation_id,
+                        user_id: Some(*user),
+                        site_id: None,
+                        visitor_id: None,
+                        pos,
+                    },
+                )
+            }));
+            (None, agent)
+        }
         // Ratings and reactions are shown when a conversation is opened; no live frame yet.
         DomainEvent::RatingCreated { .. } | DomainEvent::ReactionSet { .. } => (None, Vec::new()),
     }

@@ -31,8 +31,13 @@ async fn fixture(name: &str) -> Fixture {
     let clock = Arc::new(FixedClock::at(1_763_700_000_000));
     let entropy = Arc::new(SeededEntropy::new(7));
     let chat = Chat::new(Arc::new(store), clock.clone(), entropy.clone());
-    let org =
-        Organization { id: OrgId::generate(&*clock, &*entropy), name: "Org".to_owned(), created_at: chat.clock.now() };
+    let org = Organization {
+        id: OrgId::generate(&*clock, &*entropy),
+        name: "Org".to_owned(),
+        plan: Default::default(),
+        extra_seats: 0,
+        created_at: chat.clock.now(),
+    };
     chat.store.create_org(&org).await.expect("org");
     let site = Site {
         id: SiteId::generate(&*clock, &*entropy),
@@ -42,7 +47,10 @@ async fn fixture(name: &str) -> Fixture {
         secret: "sk_hubtest0000000000000000".to_owned(),
         allowed_origins: Vec::new(),
         widget: Default::default(),
+        widget_draft: None,
         assistant: Default::default(),
+        previous_public_key: None,
+        previous_key_expires_at: None,
         created_at: chat.clock.now(),
         updated_at: chat.clock.now(),
     };

@@ -5,6 +5,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use frontdesk_core::chat::Chat;
 use frontdesk_core::model::{Membership, Organization, Site, User, WidgetConfig};
+use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::Entropy;
 use frontdesk_core::roles::Role;
 use frontdesk_core::store::StoreError;
@@ -43,10 +44,12 @@ fn invalid(field: &str, message: impl Into<String>) -> CoreError {
     CoreError::Invalid { field: field.to_owned(), message: message.into() }
 }
 
-pub async fn create_org(chat: &Chat, name: &str) -> Result<Organization, CoreError> {
+pub async fn create_org(chat: &Chat, name: &str, plan: Plan) -> Result<Organization, CoreError> {
     let org = Organization {
         id: OrgId::generate(&*chat.clock, &*chat.entropy),
         name: validate::short_text("name", name, MAX_NAME_CHARS)?,
+        plan,
+        extra_seats: 0,
         created_at: chat.clock.now(),
     };
     chat.store.create_org(&org).await?;
@@ -129,7 +132,10 @@ pub(crate) async fn create_site_with_widget(
         secret: keys::new_site_secret(&*chat.entropy),
         allowed_origins,
         widget,
+        widget_draft: None,
         assistant: Default::default(),
+        previous_public_key: None,
+        previous_key_expires_at: None,
         created_at: now,
         updated_at: now,
     };

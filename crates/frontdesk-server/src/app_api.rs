@@ -5,7 +5,7 @@
 //! "forbidden"; "forbidden" only ever means "your role in this organization may not".
 
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{ApiJson, ApiQuery, ClientMeta};
+use crate::extract::{ApiJson, ClientMeta};
 use crate::http;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, RawPathParams, State};
@@ -15,22 +15,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontdesk_core::audit::AuditEvent;
-use frontdesk_core::chat::HISTORY_PAGE;
 use frontdesk_core::model::{
-    AssistantSettings, Conversation, LoginSession, Membership, Message, ProviderSettings, REDACTED, Rating, Site, User,
-    Visitor, WidgetConfig,
+    AssistantSettings, Conversation, LoginSession, Membership, Message, ProviderSettings, REDACTED, Site, User,
+    WidgetConfig,
 };
 use frontdesk_core::roles::{Permission, Role};
-use frontdesk_core::status::{ConversationStatus, StatusEvent};
-use frontdesk_core::store::{ConversationFilter, StoreError};
+use frontdesk_core::status::StatusEvent;
+use frontdesk_core::store::StoreError;
 use frontdesk_core::{AuditEventId, ConversationId, OrgId, SiteId, UserId, keys, validate};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 /// Login activity is written back at most this often.
 const TOUCH_AFTER_MS: i64 = 60_000;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 /// The window of the per-account failure limit.
 pub const LOGIN_FAILURE_WINDOW_SECS: u64 = 15 * 60;
 
@@ -39,13 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/app/login", post(login))
         .route("/api/app/logout", post(logout))
         .route("/api/app/me", get(me))
-        .route("/api/app/orgs/{org_id}/conversations", get(list_conversations))
-        .route("/api/app/orgs/{org_id}/conversations/{id}", get(get_conversation))
         .route("/api/app/orgs/{org_id}/conversations/{id}/messages", post(reply))
         .route("/api/app/orgs/{org_id}/conversations/{id}/status", post(change_status))
         .route("/api/app/orgs/{org_id}/sites", get(list_sites).post(create_site))
         .route("/api/app/orgs/{org_id}/sites/{site_id}", get(get_site).patch(update_site))
-        .route("/api/app/orgs/{org_id}/audit", get(list_audit))
 }
 
 /// A logged-in agent, from the `fd_session` cookie.
@@ -189,7 +183,7 @@ pub struct MeResponse {
     pub memberships: Vec<MembershipView>,
 }
 
-async fn me_response(st: &AppState, user: User) -> Result<MeResponse, ApiError> {
+pub(crate) async fn me_response(st: &AppState, user: User) -> Result<MeResponse, ApiError> {
     let mut memberships = Vec::new();
     for m in st.chat.store.list_memberships_of_user(user.id).await? {
         let org = st.chat.store.get_org(m.org_id).await?;
@@ -250,6 +244,12 @@ pub async fn login(
         }
     };
 
+    audit_user(&st, &user, "user.login", &meta).await?;
+    start_login(&st, user, &meta).await
+}
+
+/// Starts a login session for `user`: the response carries the cookie and the `me` body.
+pub(crate) async fn start_login(st: &AppState, user: User, meta: &ClientMeta) -> Result<Response, ApiError> {
     let token = keys::new_opaque_token(&*st.chat.entropy);
     let now = st.now();
     let session = LoginSession {
@@ -262,9 +262,8 @@ pub async fn login(
         user_agent: meta.user_agent.clone(),
     };
     st.chat.store.create_login_session(&session).await?;
-    audit_user(&st, &user, "user.login", &meta).await?;
     let cookie = http::session_cookie(&token, st.config.login_ttl_secs, st.secure_cookies);
-    let body = me_response(&st, user).await?;
+    let body = me_response(st, user).await?;
     let mut response = Json(body).into_response();
     response
         .headers_mut()
@@ -314,92 +313,7 @@ pub async fn me(State(st): State<AppState>, agent: Agent) -> Result<Json<MeRespo
     Ok(Json(me_response(&st, agent.user).await?))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ConversationQuery {
-    /// `active`, `escalated`, `resolved` or `closed`.
-    pub status: Option<String>,
-    pub site_id: Option<String>,
-    /// 1 to 200 (default 50).
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConversationList {
-    /// Newest first.
-    pub conversations: Vec<Conversation>,
-}
-
-fn page(limit: Option<u32>) -> u32 {
-    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
-}
-
-/// The organization's conversations, newest first.
-#[utoipa::path(get, path = "/api/app/orgs/{org_id}/conversations", tag = "app", security(("session_cookie" = [])),
-    params(("org_id" = OrgId, Path), ConversationQuery),
-    responses(
-        (status = 200, body = ConversationList),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 404, description = "not_found", body = ErrorBody),
-        (status = 422, description = "invalid_field", body = ErrorBody),
-    ))]
-pub async fn list_conversations(
-    State(st): State<AppState>,
-    member: OrgMember,
-    ApiQuery(q): ApiQuery<ConversationQuery>,
-) -> Result<Json<ConversationList>, ApiError> {
-    member.require(Permission::ReadConversations)?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(ConversationStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid_field(Some("status".to_owned()), "one of active, escalated, resolved, closed")
-        })?),
-        None => None,
-    };
-    let site_id = match q.site_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            s.parse::<SiteId>().map_err(|_| ApiError::invalid_field(Some("site_id".to_owned()), "not a site id"))?,
-        ),
-        None => None,
-    };
-    let filter = ConversationFilter { status, site_id, visitor_id: None, limit: page(q.limit) };
-    let conversations = st.chat.store.list_conversations(member.org_id(), &filter).await?;
-    Ok(Json(ConversationList { conversations }))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConversationDetail {
-    pub conversation: Conversation,
-    /// In sequence order (the first 500).
-    pub messages: Vec<Message>,
-    pub visitor: Option<Visitor>,
-    pub rating: Option<Rating>,
-}
-
-/// One conversation with its messages, visitor and rating.
-#[utoipa::path(get, path = "/api/app/orgs/{org_id}/conversations/{id}", tag = "app", security(("session_cookie" = [])),
-    params(("org_id" = OrgId, Path), ("id" = ConversationId, Path)),
-    responses(
-        (status = 200, body = ConversationDetail),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 404, description = "not_found", body = ErrorBody),
-    ))]
-pub async fn get_conversation(
-    State(st): State<AppState>,
-    member: OrgMember,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Json<ConversationDetail>, ApiError> {
-    member.require(Permission::ReadConversations)?;
-    let conversation = st.chat.conversation(member.org_id(), parse_id(&id, "conversation")?).await?;
-    let store = &st.chat.store;
-    let messages = store.list_messages(conversation.id, 0, HISTORY_PAGE).await?;
-    let visitor = optional(store.get_visitor(conversation.site_id, conversation.visitor_id).await)?;
-    let rating = optional(store.get_rating(conversation.id).await)?;
-    Ok(Json(ConversationDetail { conversation, messages, visitor, rating }))
-}
-
-fn optional<T>(r: Result<T, StoreError>) -> Result<Option<T>, ApiError> {
+pub(crate) fn optional<T>(r: Result<T, StoreError>) -> Result<Option<T>, ApiError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(StoreError::NotFound) => Ok(None),
@@ -442,6 +356,8 @@ pub async fn reply(
     member.require(Permission::HandleConversations)?;
     let id: ConversationId = parse_id(&id, "conversation")?;
     let (message, conversation) = st.chat.agent_reply(member.org_id(), member.user.id, id, &body.content).await?;
+    // The author has read everything up to their own reply.
+    st.chat.store.mark_read(member.org_id(), id, member.user.id, message.seq).await?;
     // Committed: this node's sockets get it without reading it back.
     st.hub.handoff(&message);
     st.metrics.record_message(message.author_kind.as_str());
@@ -621,7 +537,8 @@ pub struct UpdateSiteRequest {
     pub assistant: Option<AssistantSettings>,
 }
 
-/// Changes a site's name, allowed origins, widget or assistant configuration.
+/// Changes a site's name, allowed origins, assistant configuration, or its widget *draft*
+/// (`POST …/widget/publish` makes the draft what widgets show).
 #[utoipa::path(patch, path = "/api/app/orgs/{org_id}/sites/{site_id}", tag = "app", security(("session_cookie" = [])),
     params(("org_id" = OrgId, Path), ("site_id" = SiteId, Path)),
     request_body = UpdateSiteRequest,
@@ -656,8 +573,9 @@ pub async fn update_site(
         changed.push("allowed_origins");
     }
     if let Some(widget) = body.widget {
-        site.widget = widget;
-        changed.push("widget");
+        // The dashboard edits a draft; widgets keep reading the published one until publish.
+        site.widget_draft = Some(crate::site_api::validated_widget(&st, member.org_id(), widget).await?);
+        changed.push("widget_draft");
     }
     if let Some(mut assistant) = body.assistant {
         validate_assistant(&assistant)?;
@@ -719,37 +637,4 @@ fn keep_masked_api_key(stored: &ProviderSettings, incoming: &mut ProviderSetting
     {
         *new = Some(old.clone());
     }
-}
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// 1 to 200 (default 50).
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditList {
-    /// Newest first.
-    pub events: Vec<AuditEvent>,
-}
-
-/// The organization's audit log, newest first.
-#[utoipa::path(get, path = "/api/app/orgs/{org_id}/audit", tag = "app", security(("session_cookie" = [])),
-    params(("org_id" = OrgId, Path), AuditQuery),
-    responses(
-        (status = 200, body = AuditList),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 404, description = "not_found", body = ErrorBody),
-        (status = 422, description = "invalid_field", body = ErrorBody),
-    ))]
-pub async fn list_audit(
-    State(st): State<AppState>,
-    member: OrgMember,
-    ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<Json<AuditList>, ApiError> {
-    member.require(Permission::ReadAuditLog)?;
-    let events = st.chat.store.list_audit(member.org_id(), page(q.limit)).await?;
-    Ok(Json(AuditList { events }))
 }

@@ -18,6 +18,21 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     pub rate_limits: RateLimits,
     pub knowledge: KnowledgeConfig,
+    /// `on`: plans limit seats, branding and exports. `off`: self-hosted without billing,
+    /// everything unlimited.
+    pub billing: Billing,
+    /// A team invitation link works this long.
+    pub invite_ttl_secs: u64,
+    /// The SMTP relay for invitations and agents' email alerts; without it nothing is emailed.
+    pub smtp: Option<frontdesk_notify::SmtpSettings>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Billing {
+    #[default]
+    On,
+    Off,
 }
 
 /// The knowledge base's search index and embeddings.
@@ -62,6 +77,9 @@ impl Default for ServerConfig {
             trust_forwarded_for: false,
             rate_limits: RateLimits::default(),
             knowledge: KnowledgeConfig::default(),
+            billing: Billing::On,
+            invite_ttl_secs: 7 * 86_400,
+            smtp: None,
         }
     }
 }

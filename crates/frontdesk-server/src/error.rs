@@ -26,6 +26,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("conflict", 409, "The change conflicts with the current state."),
     ("conversation_closed", 409, "The conversation is closed and read-only."),
     ("already_rated", 409, "The session has been rated already."),
+    (
+        "plan_limit",
+        402,
+        "The organization's plan does not include this (or its seats are used up); the message says which.",
+    ),
     ("payload_too_large", 413, "The body is larger than the server accepts."),
     ("invalid_field", 422, "A field is missing, of the wrong type, or fails validation; `field` names it."),
     ("rate_limited", 429, "Too many requests; retry after the Retry-After header's seconds."),
@@ -52,6 +57,7 @@ pub enum ErrorCode {
     Conflict,
     ConversationClosed,
     AlreadyRated,
+    PlanLimit,
     PayloadTooLarge,
     InvalidField,
     RateLimited,
@@ -61,7 +67,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::MalformedRequest,
         Self::MissingApiKey,
         Self::InvalidApiKey,
@@ -77,6 +83,7 @@ impl ErrorCode {
         Self::Conflict,
         Self::ConversationClosed,
         Self::AlreadyRated,
+        Self::PlanLimit,
         Self::PayloadTooLarge,
         Self::InvalidField,
         Self::RateLimited,

@@ -12,13 +12,18 @@ pub mod env;
 pub mod error;
 mod extract;
 pub mod http;
+mod inbox_api;
 mod kb_api;
 pub mod knowledge;
 pub mod limiter;
 pub mod metrics;
 mod middleware;
+mod notify;
 pub mod openapi;
+mod report_api;
+mod site_api;
 mod state;
+mod team_api;
 pub mod token;
 mod ws;
 
@@ -136,6 +141,25 @@ pub async fn build_with_realtime(
     let hub = frontdesk_realtime::Hub::start(store.clone(), realtime.broker, realtime.config)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    if config.invite_ttl_secs == 0 {
+        return Err(ServerError::Config("invite_ttl_secs must be positive".to_owned()));
+    }
+    let (mailer, notifier_stop) = match &config.smtp {
+        Some(smtp) => {
+            let mailer =
+                Arc::new(frontdesk_notify::Mailer::new(smtp).map_err(|e| ServerError::Config(format!("smtp: {e}")))?);
+            // Links in emails need an absolute URL.
+            let public_url = config
+                .public_url
+                .clone()
+                .ok_or_else(|| ServerError::Config("smtp needs server.public_url (for links in emails)".to_owned()))?;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let notifier = frontdesk_notify::Notifier::new(store.clone(), mailer.clone(), &public_url, clock.clone());
+            tokio::spawn(notifier.run(stopped));
+            (Some(mailer), Some(stop))
+        }
+        None => (None, None),
+    };
     let knowledge = Arc::new(knowledge::Knowledge::open(&config.knowledge, &*store).await?);
     knowledge.spawn_reconciler(store.clone());
     let state = AppState(Arc::new(Inner {
@@ -153,6 +177,8 @@ pub async fn build_with_realtime(
         secure_cookies,
         dummy_password_hash,
         openapi_json,
+        mailer,
+        _notifier_stop: notifier_stop,
     }));
     Ok(router(state, max_body_bytes))
 }
@@ -163,6 +189,10 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(chat_api::routes())
         .merge(app_api::routes())
         .merge(kb_api::routes())
+        .merge(inbox_api::routes())
+        .merge(team_api::routes())
+        .merge(site_api::routes())
+        .merge(report_api::routes())
         .merge(openapi::routes())
         .merge(ws::routes())
         .merge(frontdesk_web::routes())

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{app_api, chat_api, kb_api};
+use crate::{app_api, chat_api, inbox_api, kb_api, report_api, site_api, team_api};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -33,15 +33,42 @@ use utoipa::{Modify, OpenApi};
         app_api::login,
         app_api::logout,
         app_api::me,
-        app_api::list_conversations,
-        app_api::get_conversation,
+        inbox_api::list_conversations,
+        inbox_api::summary,
+        inbox_api::get_conversation,
         app_api::reply,
         app_api::change_status,
+        inbox_api::assign,
+        inbox_api::mark_read,
+        inbox_api::create_note,
+        inbox_api::visitor_panel,
+        inbox_api::list_canned,
+        inbox_api::create_canned,
+        inbox_api::update_canned,
+        inbox_api::delete_canned,
+        team_api::get_org,
+        team_api::list_members,
+        team_api::change_role,
+        team_api::remove_member,
+        team_api::create_invite,
+        team_api::revoke_invite,
+        team_api::set_notifications,
+        team_api::show_invite,
+        team_api::accept_invite,
         app_api::list_sites,
         app_api::create_site,
         app_api::get_site,
         app_api::update_site,
-        app_api::list_audit,
+        site_api::publish_widget,
+        site_api::discard_widget,
+        site_api::embed,
+        site_api::rotate_key,
+        site_api::get_secret,
+        site_api::rotate_secret,
+        report_api::analytics_report,
+        report_api::insights,
+        report_api::unanswered,
+        report_api::list_audit,
         kb_api::list_articles,
         kb_api::create_article,
         kb_api::get_article,
@@ -58,6 +85,8 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "chat", description = "Public API for the website widget: X-API-Key plus a session token."),
         (name = "app", description = "Private API for agents: the fd_session cookie; state changes need this server's Origin."),
+        (name = "reports", description = "Analytics and visitor insights for the dashboard (owners and admins)."),
+        (name = "knowledge", description = "The knowledge base: articles, search preview and the unanswered-questions report."),
         (name = "ops", description = "Metrics and this document."),
     )
 )]

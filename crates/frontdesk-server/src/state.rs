@@ -60,6 +60,10 @@ pub struct Inner {
     pub dummy_password_hash: String,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+    /// Sends email when SMTP is configured.
+    pub mailer: Option<Arc<frontdesk_notify::Mailer>>,
+    /// Dropped with the state: the email notifier stops with the server.
+    pub _notifier_stop: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Inner {
@@ -79,9 +83,17 @@ impl Inner {
     pub async fn site_by_public_key(&self, public_key: &str) -> Result<Option<Arc<Site>>, ApiError> {
         let now = self.now();
         if let Some(site) = self.sites.get(public_key, now) {
-            return Ok(Some(site));
+            let expired =
+                site.public_key != public_key && site.previous_key_expires_at.is_none_or(|until| now >= until);
+            return Ok((!expired).then_some(site));
         }
         match self.chat.store.get_site_by_public_key(public_key).await {
+            // A rotated-out key works until its grace period ends.
+            Ok(site)
+                if site.public_key != public_key && site.previous_key_expires_at.is_none_or(|until| now >= until) =>
+            {
+                Ok(None)
+            }
             Ok(site) => {
                 let site = Arc::new(site);
                 self.sites.put(public_key, site.clone(), now);
@@ -89,6 +101,14 @@ impl Inner {
             }
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What the organization's plan allows (everything when billing is off).
+    pub fn entitlements(&self, org: &frontdesk_core::model::Organization) -> frontdesk_core::plans::Entitlements {
+        match self.config.billing {
+            crate::config::Billing::Off => frontdesk_core::plans::Entitlements::UNLIMITED,
+            crate::config::Billing::On => frontdesk_core::plans::Entitlements::of(org.plan, org.extra_seats),
         }
     }
 

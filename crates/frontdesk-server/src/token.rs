@@ -90,9 +90,68 @@ impl TokenCodec {
     }
 }
 
+/// Team invitation links: `inv1.<invite id>.<base64url(HMAC(key, "inv1." + id + "." + expiry))>`.
+/// The expiry is the stored invitation's, so the link cannot outlive it, and nothing secret is
+/// stored: a leaked database does not hand out working links.
+const INVITE_PREFIX: &str = "inv1.";
+
+impl TokenCodec {
+    fn invite_tag(&self, id: Uuid, expires_at: Timestamp) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(INVITE_PREFIX.as_bytes());
+        mac.update(id.as_hyphenated().to_string().as_bytes());
+        mac.update(b".");
+        mac.update(&expires_at.millis().to_be_bytes());
+        mac
+    }
+
+    pub fn sign_invite(&self, id: Uuid, expires_at: Timestamp) -> String {
+        let tag = self.invite_tag(id, expires_at).finalize().into_bytes();
+        format!("{INVITE_PREFIX}{}.{}", id.as_hyphenated(), URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The invitation id a link names, without checking it (look the invitation up, then
+    /// [`Self::verify_invite`] with its expiry).
+    pub fn invite_id(token: &str) -> Option<Uuid> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let (id, _) = token.strip_prefix(INVITE_PREFIX)?.split_once('.')?;
+        Uuid::parse_str(id).ok()
+    }
+
+    /// Whether `token` is this server's link for invitation `id` with this expiry (constant time).
+    pub fn verify_invite(&self, token: &str, id: Uuid, expires_at: Timestamp) -> bool {
+        let Some((_, tag_b64)) = token.strip_prefix(INVITE_PREFIX).and_then(|r| r.split_once('.')) else {
+            return false;
+        };
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag_b64) else {
+            return false;
+        };
+        Self::invite_id(token) == Some(id) && self.invite_tag(id, expires_at).verify_slice(&tag).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invite_links_verify_only_for_their_invitation_and_expiry() {
+        let c = codec(7).expect("32-byte key");
+        let id = Uuid::from_u128(42);
+        let link = c.sign_invite(id, Timestamp(1_000));
+        assert_eq!(TokenCodec::invite_id(&link), Some(id));
+        assert!(c.verify_invite(&link, id, Timestamp(1_000)));
+        assert!(!c.verify_invite(&link, id, Timestamp(2_000)), "another expiry");
+        assert!(!c.verify_invite(&link, Uuid::from_u128(43), Timestamp(1_000)), "another invitation");
+        assert!(!codec(8).expect("key").verify_invite(&link, id, Timestamp(1_000)), "another server key");
+        let mut forged = link.clone();
+        forged.pop();
+        forged.push(if link.ends_with('A') { 'B' } else { 'A' });
+        assert!(!c.verify_invite(&forged, id, Timestamp(1_000)));
+        assert!(!c.verify_invite("inv1.garbage", id, Timestamp(1_000)));
+    }
 
     fn claims() -> SessionClaims {
         SessionClaims {

@@ -7,6 +7,8 @@ mod app;
 mod assistant;
 #[path = "api/chat.rs"]
 mod chat;
+#[path = "api/dashboard.rs"]
+mod dashboard;
 #[path = "api/knowledge.rs"]
 mod knowledge;
 #[path = "api/ops.rs"]

@@ -18,15 +18,21 @@ use frontdesk_core::kb::{ArticleDraft, KnowledgeBase};
 use frontdesk_core::keys;
 use frontdesk_core::knowledge::{Article, ArticleStatus};
 use frontdesk_core::model::*;
+use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::{Clock, FixedClock, SeededEntropy};
 use frontdesk_core::roles::Role;
 use frontdesk_core::status::{ConversationStatus, StatusEvent};
-use frontdesk_core::store::{ArticleFilter, ConversationFilter, StatusChange, Store, StoreError, StoreResult};
+use frontdesk_core::store::{
+    ArticleFilter, AuditFilter, ConversationFilter, StatusChange, Store, StoreError, StoreResult,
+};
 use frontdesk_core::time::Timestamp;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
+
+mod dashboard;
+pub use dashboard::{run_dashboard, run_dashboard_seeded};
 
 /// 2025-10-09T08:53:20Z: every time in the story is this plus whole seconds.
 const START_MS: i64 = 1_760_000_000_000;
@@ -120,6 +126,11 @@ fn conflict<T: Debug>(result: StoreResult<T>, what: &str) {
     }
 }
 
+/// No filter, at most `limit` events.
+fn audit_limit(limit: u32) -> AuditFilter {
+    AuditFilter { limit, ..AuditFilter::default() }
+}
+
 /// A seed that differs between runs, so the story can run twice against one database.
 fn fresh_seed() -> u64 {
     // The random half of a UUIDv7 (time comes in through the Clock port, not from here).
@@ -168,11 +179,22 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
     let settings = vec![(key, "first".to_owned()), (race_key, race_value)];
 
     // --- Organizations.
-    let org_a =
-        Organization { id: OrgId::generate(&*clock, &*entropy), name: "Acme".to_owned(), created_at: clock.now() };
+    let org_a = Organization {
+        id: OrgId::generate(&*clock, &*entropy),
+        name: "Acme".to_owned(),
+        plan: Plan::Free,
+        extra_seats: 0,
+        created_at: clock.now(),
+    };
     tick();
-    let org_b =
-        Organization { id: OrgId::generate(&*clock, &*entropy), name: "Globex".to_owned(), created_at: clock.now() };
+    // A paid plan with extra seats: both columns must round-trip.
+    let org_b = Organization {
+        id: OrgId::generate(&*clock, &*entropy),
+        name: "Globex".to_owned(),
+        plan: Plan::Pro,
+        extra_seats: 3,
+        created_at: clock.now(),
+    };
     ok(store.create_org(&org_a).await, "create org A");
     ok(store.create_org(&org_b).await, "create org B");
     assert_eq!(ok(store.get_org(org_a.id).await, "get org A"), org_a);
@@ -288,7 +310,10 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         secret: keys::new_site_secret(&*entropy),
         allowed_origins: vec!["https://acme.example".to_owned()],
         widget: WidgetConfig::default(),
+        widget_draft: None,
         assistant: AssistantSettings::default(),
+        previous_public_key: None,
+        previous_key_expires_at: None,
         created_at: clock.now(),
         updated_at: clock.now(),
     };
@@ -300,6 +325,9 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         secret: keys::new_site_secret(&*entropy),
         allowed_origins: vec![],
         widget: WidgetConfig { language: "nl".to_owned(), ..WidgetConfig::default() },
+        widget_draft: None,
+        previous_public_key: None,
+        previous_key_expires_at: None,
         // The stored API key must come back: only API responses mask it.
         assistant: AssistantSettings {
             system_prompt: "You are Globex's helper.".to_owned(),
@@ -727,9 +755,13 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
     };
     ok(store.append_audit(&audit_b).await, "append audit B");
     audit.reverse();
-    assert_eq!(ok(store.list_audit(org_a.id, 10).await, "audit A"), audit, "audit newest first, org A only");
-    assert_eq!(ok(store.list_audit(org_a.id, 2).await, "audit A, 2"), audit[..2].to_vec(), "audit limit");
-    assert_eq!(ok(store.list_audit(org_b.id, 10).await, "audit B"), vec![audit_b.clone()]);
+    assert_eq!(
+        ok(store.list_audit(org_a.id, &audit_limit(10)).await, "audit A"),
+        audit,
+        "audit newest first, org A only"
+    );
+    assert_eq!(ok(store.list_audit(org_a.id, &audit_limit(2)).await, "audit A, 2"), audit[..2].to_vec(), "audit limit");
+    assert_eq!(ok(store.list_audit(org_b.id, &audit_limit(10)).await, "audit B"), vec![audit_b.clone()]);
 
     // --- Visitor events: per site and visitor, newest first.
     let mut visits = Vec::new();
@@ -930,8 +962,8 @@ async fn snapshot(store: &dyn Store, o: &StoryIds, session: &str, initialized: &
         messages,
         rating: ok(store.get_rating(o.lifecycle).await, "snapshot: rating"),
         settings,
-        audit_a: ok(store.list_audit(o.org_a, 100).await, "snapshot: audit A"),
-        audit_b: ok(store.list_audit(o.org_b, 100).await, "snapshot: audit B"),
+        audit_a: ok(store.list_audit(o.org_a, &audit_limit(100)).await, "snapshot: audit A"),
+        audit_b: ok(store.list_audit(o.org_b, &audit_limit(100)).await, "snapshot: audit B"),
         outbox: story_outbox(store, o.org_a, o.org_b).await,
         articles: {
             let mut all = ok(store.all_articles(Some(o.site_a)).await, "snapshot: articles A");

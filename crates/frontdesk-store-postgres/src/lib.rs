@@ -12,13 +12,19 @@
 //! Times are Unix milliseconds (BIGINT), JSON is JSONB, ids are `uuid`.
 
 use async_trait::async_trait;
+use frontdesk_core::analytics::{ConversationStat, ReactionStat};
 use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
+use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::model::*;
+use frontdesk_core::plans::Plan;
 use frontdesk_core::roles::Role;
 use frontdesk_core::status::ConversationStatus;
-use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreError, StoreResult};
+use frontdesk_core::store::{
+    AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError, StoreResult,
+};
+use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
 use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -136,6 +142,18 @@ fn ts_at(row: &PgRow, column: &str) -> StoreResult<Timestamp> {
     get::<i64>(row, column).map(Timestamp)
 }
 
+fn opt_ts_at(row: &PgRow, column: &str) -> StoreResult<Option<Timestamp>> {
+    get::<Option<i64>>(row, column).map(|t| t.map(Timestamp))
+}
+
+/// A nullable JSON column: SQL `NULL` is `None`.
+fn opt_json_at<T: DeserializeOwned>(row: &PgRow, column: &str) -> StoreResult<Option<T>> {
+    match get::<Option<serde_json::Value>>(row, column)? {
+        Some(value) => serde_json::from_value(value).map(Some).map_err(|e| corrupt(column, e)),
+        None => Ok(None),
+    }
+}
+
 fn json_at<T: DeserializeOwned>(row: &PgRow, column: &str) -> StoreResult<T> {
     let value: serde_json::Value = get(row, column)?;
     serde_json::from_value(value).map_err(|e| corrupt(column, e))
@@ -155,7 +173,7 @@ fn effective_limit(limit: u32, default: u32, max: u32) -> i64 {
 
 macro_rules! org_cols {
     () => {
-        "id, name, created_at"
+        "id, name, plan, extra_seats, created_at"
     };
 }
 macro_rules! user_cols {
@@ -175,7 +193,8 @@ macro_rules! session_cols {
 }
 macro_rules! site_cols {
     () => {
-        "id, org_id, name, public_key, secret, allowed_origins, widget, assistant, created_at, updated_at"
+        "id, org_id, name, public_key, secret, allowed_origins, widget, widget_draft, assistant, previous_public_key, \
+         previous_key_expires_at, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
@@ -186,7 +205,8 @@ macro_rules! visitor_cols {
 macro_rules! conversation_cols {
     () => {
         "id, org_id, site_id, visitor_id, status, assignee_id, page_url, locale, params, last_seq, \
-         token_generation, created_at, updated_at, last_activity_at"
+         token_generation, created_at, updated_at, last_activity_at, status_changed_at, escalated_at, \
+         first_agent_reply_at"
     };
 }
 macro_rules! message_cols {
@@ -211,8 +231,20 @@ macro_rules! audit_cols {
     };
 }
 
+// After the column macros, which they use (macros are in scope below their definition only).
+mod dashboard;
+mod team;
+
 fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
-    Ok(Organization { id: OrgId(get(row, "id")?), name: get(row, "name")?, created_at: ts_at(row, "created_at")? })
+    let plan: String = get(row, "plan")?;
+    let extra_seats: i64 = get(row, "extra_seats")?;
+    Ok(Organization {
+        id: OrgId(get(row, "id")?),
+        name: get(row, "name")?,
+        plan: Plan::parse(&plan).ok_or_else(|| corrupt("plan", plan))?,
+        extra_seats: u32::try_from(extra_seats).map_err(|e| corrupt("extra_seats", e))?,
+        created_at: ts_at(row, "created_at")?,
+    })
 }
 
 fn user_from_row(row: &PgRow) -> StoreResult<User> {
@@ -256,7 +288,10 @@ fn site_from_row(row: &PgRow) -> StoreResult<Site> {
         secret: get(row, "secret")?,
         allowed_origins: json_at(row, "allowed_origins")?,
         widget: json_at(row, "widget")?,
+        widget_draft: opt_json_at(row, "widget_draft")?,
         assistant: json_at(row, "assistant")?,
+        previous_public_key: get(row, "previous_public_key")?,
+        previous_key_expires_at: opt_ts_at(row, "previous_key_expires_at")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -290,6 +325,9 @@ fn conversation_from_row(row: &PgRow) -> StoreResult<Conversation> {
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
         last_activity_at: ts_at(row, "last_activity_at")?,
+        status_changed_at: ts_at(row, "status_changed_at")?,
+        escalated_at: opt_ts_at(row, "escalated_at")?,
+        first_agent_reply_at: opt_ts_at(row, "first_agent_reply_at")?,
     })
 }
 
@@ -411,6 +449,17 @@ async fn lock_conversation(conn: &mut PgConnection, org_id: OrgId, id: Conversat
     conversation_from_row(&row)
 }
 
+/// `status_changed_at` and `escalated_at` once the status changes to `to` at `at`:
+/// `escalated_at` keeps the first escalation, so a conversation escalated again, after going back
+/// to the assistant, still counts its humans' response time from the first.
+fn status_times(current: &Conversation, to: ConversationStatus, at: Timestamp) -> (Timestamp, Option<Timestamp>) {
+    let escalated_at = match current.escalated_at {
+        None if to == ConversationStatus::Escalated => Some(at),
+        kept => kept,
+    };
+    (at, escalated_at)
+}
+
 fn closed_conflict() -> StoreError {
     StoreError::Conflict("conversation closed".to_owned())
 }
@@ -450,10 +499,25 @@ impl Store for PgStore {
             .map_err(map_err)
     }
 
+    async fn compare_and_set_setting(&self, key: &str, expected: &str, value: &str) -> StoreResult<bool> {
+        // The row lock the UPDATE takes makes concurrent callers with the same `expected` queue;
+        // the later one re-checks the condition on the committed value and updates nothing.
+        let done = sqlx::query("UPDATE settings SET value = $1 WHERE key = $2 AND value = $3")
+            .bind(value)
+            .bind(key)
+            .bind(expected)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_org(&self, org: &Organization) -> StoreResult<()> {
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+        sqlx::query(concat!("INSERT INTO organizations (", org_cols!(), ") VALUES ($1, $2, $3, $4, $5)"))
             .bind(org.id.0)
             .bind(&org.name)
+            .bind(org.plan.as_str())
+            .bind(i64::from(org.extra_seats))
             .bind(org.created_at.0)
             .execute(&self.pool)
             .await
@@ -476,6 +540,10 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         rows.iter().map(org_from_row).collect()
+    }
+
+    async fn set_org_plan(&self, id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()> {
+        self.set_org_plan_row(id, plan, extra_seats).await
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
@@ -520,18 +588,8 @@ impl Store for PgStore {
     }
 
     async fn put_membership(&self, m: &Membership) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role",
-        )
-        .bind(m.org_id.0)
-        .bind(m.user_id.0)
-        .bind(m.role.as_str())
-        .bind(m.created_at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        team::upsert_membership(&mut conn, m).await
     }
 
     async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership> {
@@ -556,6 +614,43 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(membership_from_row).collect()
+    }
+
+    async fn list_members(&self, org_id: OrgId) -> StoreResult<Vec<Member>> {
+        self.list_member_rows(org_id).await
+    }
+
+    async fn delete_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<()> {
+        self.delete_membership_row(org_id, user_id).await
+    }
+
+    async fn set_notification_prefs(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        prefs: NotificationPrefs,
+    ) -> StoreResult<()> {
+        self.set_notification_prefs_row(org_id, user_id, prefs).await
+    }
+
+    async fn create_invite(&self, invite: &Invite) -> StoreResult<()> {
+        self.create_invite_row(invite).await
+    }
+
+    async fn get_invite(&self, id: InviteId) -> StoreResult<Invite> {
+        self.get_invite_row(id).await
+    }
+
+    async fn list_invites(&self, org_id: OrgId) -> StoreResult<Vec<Invite>> {
+        self.list_invite_rows(org_id).await
+    }
+
+    async fn delete_invite(&self, org_id: OrgId, id: InviteId) -> StoreResult<()> {
+        self.delete_invite_row(org_id, id).await
+    }
+
+    async fn accept_invite(&self, id: InviteId, membership: &Membership, at: Timestamp) -> StoreResult<()> {
+        self.accept_invite_row(id, membership, at).await
     }
 
     async fn create_login_session(&self, s: &LoginSession) -> StoreResult<()> {
@@ -609,20 +704,28 @@ impl Store for PgStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-            .bind(site.id.0)
-            .bind(site.org_id.0)
-            .bind(&site.name)
-            .bind(&site.public_key)
-            .bind(&site.secret)
-            .bind(Json(&site.allowed_origins))
-            .bind(Json(&site.widget))
-            .bind(Json(&site.assistant))
-            .bind(site.created_at.0)
-            .bind(site.updated_at.0)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(concat!(
+            "INSERT INTO sites (",
+            site_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(site.id.0)
+        .bind(site.org_id.0)
+        .bind(&site.name)
+        .bind(&site.public_key)
+        .bind(&site.secret)
+        .bind(Json(&site.allowed_origins))
+        .bind(Json(&site.widget))
+        // `None` is SQL NULL, not a JSON `null`.
+        .bind(site.widget_draft.as_ref().map(Json))
+        .bind(Json(&site.assistant))
+        .bind(&site.previous_public_key)
+        .bind(site.previous_key_expires_at.map(|t| t.0))
+        .bind(site.created_at.0)
+        .bind(site.updated_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
@@ -637,11 +740,17 @@ impl Store for PgStore {
     }
 
     async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
-        let row = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE public_key = $1"))
-            .bind(public_key)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+        // Keys are random, so at most one site has this key; should a current key ever equal
+        // another site's previous one, the current key wins.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            site_cols!(),
+            " FROM sites WHERE public_key = $1 OR previous_public_key = $1 ORDER BY public_key = $1 DESC LIMIT 1"
+        ))
+        .bind(public_key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
         site_from_row(&row)
     }
 
@@ -666,7 +775,8 @@ impl Store for PgStore {
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE sites SET name = $1, public_key = $2, secret = $3, allowed_origins = $4, widget = $5, \
-             assistant = $6, updated_at = $7 WHERE id = $8 AND org_id = $9",
+             assistant = $6, updated_at = $7, widget_draft = $10, previous_public_key = $11, \
+             previous_key_expires_at = $12 WHERE id = $8 AND org_id = $9",
         )
         .bind(&site.name)
         .bind(&site.public_key)
@@ -677,6 +787,9 @@ impl Store for PgStore {
         .bind(site.updated_at.0)
         .bind(site.id.0)
         .bind(site.org_id.0)
+        .bind(site.widget_draft.as_ref().map(Json))
+        .bind(&site.previous_public_key)
+        .bind(site.previous_key_expires_at.map(|t| t.0))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -725,7 +838,7 @@ impl Store for PgStore {
         sqlx::query(concat!(
             "INSERT INTO conversations (",
             conversation_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .bind(c.id.0)
         .bind(c.org_id.0)
@@ -741,6 +854,9 @@ impl Store for PgStore {
         .bind(c.created_at.0)
         .bind(c.updated_at.0)
         .bind(c.last_activity_at.0)
+        .bind(c.status_changed_at.0)
+        .bind(c.escalated_at.map(|t| t.0))
+        .bind(c.first_agent_reply_at.map(|t| t.0))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -789,6 +905,32 @@ impl Store for PgStore {
         q.push(" ORDER BY updated_at DESC, id DESC LIMIT ").push_bind(effective_limit(filter.limit, 50, 200));
         let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn inbox(&self, org_id: OrgId, viewer: UserId, filter: &InboxFilter) -> StoreResult<Vec<InboxItem>> {
+        self.inbox_rows(org_id, viewer, filter).await
+    }
+
+    async fn mark_read(&self, org_id: OrgId, id: ConversationId, user_id: UserId, seq: i64) -> StoreResult<()> {
+        self.mark_read_row(org_id, id, user_id, seq).await
+    }
+
+    async fn assign_conversation(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Conversation> {
+        self.assign_conversation_row(org_id, id, assignee, at).await
+    }
+
+    async fn create_note(&self, note: &Note) -> StoreResult<()> {
+        self.create_note_row(note).await
+    }
+
+    async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
+        self.list_note_rows(org_id, id).await
     }
 
     async fn append_message(
@@ -846,9 +988,18 @@ impl Store for PgStore {
         let updated_at = current.updated_at.max(message.created_at);
         let last_activity_at =
             if visitor_activity { current.last_activity_at.max(message.created_at) } else { current.last_activity_at };
+        let (status_changed_at, escalated_at) = match status {
+            Some(change) if change.from != change.to => status_times(&current, change.to, message.created_at),
+            _ => (current.status_changed_at, current.escalated_at),
+        };
+        // The first agent message, for the humans' first response time; later ones leave it.
+        let first_agent_reply_at = match current.first_agent_reply_at {
+            None if message.author_kind == AuthorKind::Agent => Some(message.created_at),
+            kept => kept,
+        };
         let row = sqlx::query(concat!(
-            "UPDATE conversations SET last_seq = $1, status = $2, updated_at = $3, last_activity_at = $4 \
-             WHERE id = $5 RETURNING ",
+            "UPDATE conversations SET last_seq = $1, status = $2, updated_at = $3, last_activity_at = $4, \
+             status_changed_at = $6, escalated_at = $7, first_agent_reply_at = $8 WHERE id = $5 RETURNING ",
             conversation_cols!()
         ))
         .bind(seq)
@@ -856,6 +1007,9 @@ impl Store for PgStore {
         .bind(updated_at.0)
         .bind(last_activity_at.0)
         .bind(current.id.0)
+        .bind(status_changed_at.0)
+        .bind(escalated_at.map(|t| t.0))
+        .bind(first_agent_reply_at.map(|t| t.0))
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -885,13 +1039,17 @@ impl Store for PgStore {
         if current.status == ConversationStatus::Closed {
             return Err(closed_conflict());
         }
+        let (status_changed_at, escalated_at) = status_times(&current, change.to, at);
         let row = sqlx::query(concat!(
-            "UPDATE conversations SET status = $1, updated_at = $2 WHERE id = $3 RETURNING ",
+            "UPDATE conversations SET status = $1, updated_at = $2, status_changed_at = $4, escalated_at = $5 \
+             WHERE id = $3 RETURNING ",
             conversation_cols!()
         ))
         .bind(change.to.as_str())
         .bind(current.updated_at.max(at).0)
         .bind(id.0)
+        .bind(status_changed_at.0)
+        .bind(escalated_at.map(|t| t.0))
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -996,6 +1154,73 @@ impl Store for PgStore {
         rating_from_row(&row)
     }
 
+    async fn put_canned_response(&self, response: &CannedResponse) -> StoreResult<()> {
+        self.put_canned_response_row(response).await
+    }
+
+    async fn delete_canned_response(&self, org_id: OrgId, id: CannedResponseId) -> StoreResult<()> {
+        self.delete_canned_response_row(org_id, id).await
+    }
+
+    async fn list_canned_responses(&self, org_id: OrgId) -> StoreResult<Vec<CannedResponse>> {
+        self.list_canned_response_rows(org_id).await
+    }
+
+    async fn record_unanswered(&self, question: &UnansweredQuestion) -> StoreResult<()> {
+        self.record_unanswered_row(question).await
+    }
+
+    async fn list_unanswered(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<UnansweredQuestion>> {
+        self.list_unanswered_rows(org_id, site_id, since, limit).await
+    }
+
+    async fn conversation_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversationStat>> {
+        self.conversation_stat_rows(org_id, site_id, from, to).await
+    }
+
+    async fn reaction_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ReactionStat>> {
+        self.reaction_stat_rows(org_id, site_id, from, to).await
+    }
+
+    async fn top_pages(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PageCount>> {
+        self.top_page_rows(org_id, site_id, from, to, limit).await
+    }
+
+    async fn conversion_counts(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversionCount>> {
+        self.conversion_count_rows(org_id, site_id, from, to).await
+    }
+
     async fn append_visitor_event(&self, e: &VisitorEvent) -> StoreResult<()> {
         // Inserted only when the visitor belongs to the site: anything else is "not found".
         let done = sqlx::query(concat!(
@@ -1064,18 +1289,8 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            audit_cols!(),
-            " FROM audit_events WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        ))
-        .bind(org_id.0)
-        .bind(effective_limit(limit, 50, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        rows.iter().map(audit_from_row).collect()
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        self.list_audit_rows(org_id, filter).await
     }
 
     async fn create_article(&self, article: &frontdesk_core::knowledge::Article) -> StoreResult<()> {

@@ -10,13 +10,19 @@
 //! Ids are stored as hyphenated lower-case UUID text, times as Unix milliseconds, JSON as text.
 
 use async_trait::async_trait;
+use frontdesk_core::analytics::{ConversationStat, ReactionStat};
 use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
+use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::model::*;
+use frontdesk_core::plans::Plan;
 use frontdesk_core::roles::Role;
 use frontdesk_core::status::ConversationStatus;
-use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreError, StoreResult};
+use frontdesk_core::store::{
+    AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError, StoreResult,
+};
+use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -181,13 +187,28 @@ fn ts_at(row: &SqliteRow, column: &str) -> StoreResult<Timestamp> {
     get::<i64>(row, column).map(Timestamp)
 }
 
+fn opt_ts_at(row: &SqliteRow, column: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(get::<Option<i64>>(row, column)?.map(Timestamp))
+}
+
 fn json_at<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<T> {
     let text: String = get(row, column)?;
     serde_json::from_str(&text).map_err(|e| corrupt(column, e))
 }
 
+fn opt_json_at<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<Option<T>> {
+    match get::<Option<String>>(row, column)? {
+        Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| corrupt(column, e)),
+        None => Ok(None),
+    }
+}
+
 fn to_json<T: Serialize + ?Sized>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot serialize: {e}")))
+}
+
+fn opt_to_json<T: Serialize>(value: Option<&T>) -> StoreResult<Option<String>> {
+    value.map(to_json).transpose()
 }
 
 fn status_at(row: &SqliteRow, column: &str) -> StoreResult<ConversationStatus> {
@@ -211,7 +232,7 @@ macro_rules! db_now {
 
 macro_rules! org_cols {
     () => {
-        "id, name, created_at"
+        "id, name, plan, extra_seats, created_at"
     };
 }
 macro_rules! user_cols {
@@ -231,7 +252,8 @@ macro_rules! session_cols {
 }
 macro_rules! site_cols {
     () => {
-        "id, org_id, name, public_key, secret, allowed_origins, widget, assistant, created_at, updated_at"
+        "id, org_id, name, public_key, secret, allowed_origins, widget, widget_draft, assistant, previous_public_key, \
+         previous_key_expires_at, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
@@ -242,7 +264,8 @@ macro_rules! visitor_cols {
 macro_rules! conversation_cols {
     () => {
         "id, org_id, site_id, visitor_id, status, assignee_id, page_url, locale, params, last_seq, \
-         token_generation, created_at, updated_at, last_activity_at"
+         token_generation, created_at, updated_at, last_activity_at, status_changed_at, escalated_at, \
+         first_agent_reply_at"
     };
 }
 macro_rules! message_cols {
@@ -267,8 +290,20 @@ macro_rules! audit_cols {
     };
 }
 
+// Declared after the column macros, which are in scope only below their definitions.
+mod dashboard;
+mod team;
+
 fn org_from_row(row: &SqliteRow) -> StoreResult<Organization> {
-    Ok(Organization { id: OrgId(uuid_at(row, "id")?), name: get(row, "name")?, created_at: ts_at(row, "created_at")? })
+    let plan: String = get(row, "plan")?;
+    let extra_seats: i64 = get(row, "extra_seats")?;
+    Ok(Organization {
+        id: OrgId(uuid_at(row, "id")?),
+        name: get(row, "name")?,
+        plan: Plan::parse(&plan).ok_or_else(|| corrupt("plan", plan))?,
+        extra_seats: u32::try_from(extra_seats).map_err(|e| corrupt("extra_seats", e))?,
+        created_at: ts_at(row, "created_at")?,
+    })
 }
 
 fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
@@ -312,7 +347,10 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         secret: get(row, "secret")?,
         allowed_origins: json_at(row, "allowed_origins")?,
         widget: json_at(row, "widget")?,
+        widget_draft: opt_json_at(row, "widget_draft")?,
         assistant: json_at(row, "assistant")?,
+        previous_public_key: get(row, "previous_public_key")?,
+        previous_key_expires_at: opt_ts_at(row, "previous_key_expires_at")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -346,6 +384,9 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation> {
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
         last_activity_at: ts_at(row, "last_activity_at")?,
+        status_changed_at: ts_at(row, "status_changed_at")?,
+        escalated_at: opt_ts_at(row, "escalated_at")?,
+        first_agent_reply_at: opt_ts_at(row, "first_agent_reply_at")?,
     })
 }
 
@@ -465,6 +506,26 @@ async fn conversation_in_tx(
     conversation_from_row(&row)
 }
 
+/// A conversation's status times after a status change to `to` at `at` (`None`: no change).
+struct StatusTimes {
+    status_changed_at: Timestamp,
+    escalated_at: Option<Timestamp>,
+}
+
+fn status_times(current: &Conversation, to: Option<ConversationStatus>, at: Timestamp) -> StatusTimes {
+    match to {
+        Some(to) => StatusTimes {
+            status_changed_at: at,
+            // The first escalation is the one the first response time is measured from.
+            escalated_at: match to {
+                ConversationStatus::Escalated => current.escalated_at.or(Some(at)),
+                _ => current.escalated_at,
+            },
+        },
+        None => StatusTimes { status_changed_at: current.status_changed_at, escalated_at: current.escalated_at },
+    }
+}
+
 fn closed_conflict() -> StoreError {
     StoreError::Conflict("conversation closed".to_owned())
 }
@@ -505,15 +566,25 @@ impl Store for SqliteStore {
         Ok(stored)
     }
 
+    async fn compare_and_set_setting(&self, key: &str, expected: &str, value: &str) -> StoreResult<bool> {
+        self.compare_and_set_setting_row(key, expected, value).await
+    }
+
     async fn create_org(&self, org: &Organization) -> StoreResult<()> {
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+        sqlx::query(concat!("INSERT INTO organizations (", org_cols!(), ") VALUES (?, ?, ?, ?, ?)"))
             .bind(id(org.id.0))
             .bind(&org.name)
+            .bind(org.plan.as_str())
+            .bind(i64::from(org.extra_seats))
             .bind(org.created_at.0)
             .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn set_org_plan(&self, org_id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()> {
+        self.set_org_plan_row(org_id, plan, extra_seats).await
     }
 
     async fn get_org(&self, org_id: OrgId) -> StoreResult<Organization> {
@@ -575,18 +646,45 @@ impl Store for SqliteStore {
     }
 
     async fn put_membership(&self, m: &Membership) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(id(m.org_id.0))
-        .bind(id(m.user_id.0))
-        .bind(m.role.as_str())
-        .bind(m.created_at.0)
-        .execute(&self.writer)
-        .await
-        .map_err(map_err)?;
-        Ok(())
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        team::upsert_membership(&mut conn, m).await
+    }
+
+    async fn list_members(&self, org_id: OrgId) -> StoreResult<Vec<Member>> {
+        self.list_member_rows(org_id).await
+    }
+
+    async fn delete_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<()> {
+        self.delete_membership_row(org_id, user_id).await
+    }
+
+    async fn set_notification_prefs(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        prefs: NotificationPrefs,
+    ) -> StoreResult<()> {
+        self.set_notification_prefs_row(org_id, user_id, prefs).await
+    }
+
+    async fn create_invite(&self, invite: &Invite) -> StoreResult<()> {
+        self.create_invite_row(invite).await
+    }
+
+    async fn get_invite(&self, id: InviteId) -> StoreResult<Invite> {
+        self.get_invite_row(id).await
+    }
+
+    async fn list_invites(&self, org_id: OrgId) -> StoreResult<Vec<Invite>> {
+        self.list_invite_rows(org_id).await
+    }
+
+    async fn delete_invite(&self, org_id: OrgId, id: InviteId) -> StoreResult<()> {
+        self.delete_invite_row(org_id, id).await
+    }
+
+    async fn accept_invite(&self, id: InviteId, membership: &Membership, at: Timestamp) -> StoreResult<()> {
+        self.accept_invite_row(id, membership, at).await
     }
 
     async fn get_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<Membership> {
@@ -664,7 +762,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(id(site.id.0))
             .bind(id(site.org_id.0))
             .bind(&site.name)
@@ -672,7 +770,10 @@ impl Store for SqliteStore {
             .bind(&site.secret)
             .bind(to_json(&site.allowed_origins)?)
             .bind(to_json(&site.widget)?)
+            .bind(opt_to_json(site.widget_draft.as_ref())?)
             .bind(to_json(&site.assistant)?)
+            .bind(&site.previous_public_key)
+            .bind(site.previous_key_expires_at.map(|t| t.0))
             .bind(site.created_at.0)
             .bind(site.updated_at.0)
             .execute(&self.writer)
@@ -692,11 +793,19 @@ impl Store for SqliteStore {
     }
 
     async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
-        let row = sqlx::query(concat!("SELECT ", site_cols!(), " FROM sites WHERE public_key = ?"))
-            .bind(public_key)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(map_err)?;
+        // A current key wins over another site's previous one (keys are random, so that takes a
+        // collision, but the answer should not depend on the row order).
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            site_cols!(),
+            " FROM sites WHERE public_key = ? OR previous_public_key = ? ORDER BY public_key = ? DESC LIMIT 1"
+        ))
+        .bind(public_key)
+        .bind(public_key)
+        .bind(public_key)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)?;
         site_from_row(&row)
     }
 
@@ -720,15 +829,19 @@ impl Store for SqliteStore {
 
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, assistant = ?, \
-             updated_at = ? WHERE id = ? AND org_id = ?",
+            "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, widget_draft = ?, \
+             assistant = ?, previous_public_key = ?, previous_key_expires_at = ?, updated_at = ? \
+             WHERE id = ? AND org_id = ?",
         )
         .bind(&site.name)
         .bind(&site.public_key)
         .bind(&site.secret)
         .bind(to_json(&site.allowed_origins)?)
         .bind(to_json(&site.widget)?)
+        .bind(opt_to_json(site.widget_draft.as_ref())?)
         .bind(to_json(&site.assistant)?)
+        .bind(&site.previous_public_key)
+        .bind(site.previous_key_expires_at.map(|t| t.0))
         .bind(site.updated_at.0)
         .bind(id(site.id.0))
         .bind(id(site.org_id.0))
@@ -779,7 +892,7 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO conversations (",
             conversation_cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(id(c.id.0))
         .bind(id(c.org_id.0))
@@ -795,6 +908,9 @@ impl Store for SqliteStore {
         .bind(c.created_at.0)
         .bind(c.updated_at.0)
         .bind(c.last_activity_at.0)
+        .bind(c.status_changed_at.0)
+        .bind(c.escalated_at.map(|t| t.0))
+        .bind(c.first_agent_reply_at.map(|t| t.0))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -847,6 +963,32 @@ impl Store for SqliteStore {
         q.push(" ORDER BY updated_at DESC, id DESC LIMIT ").push_bind(effective_limit(filter.limit, 50, 200));
         let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
         rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn inbox(&self, org_id: OrgId, viewer: UserId, filter: &InboxFilter) -> StoreResult<Vec<InboxItem>> {
+        self.inbox_rows(org_id, viewer, filter).await
+    }
+
+    async fn mark_read(&self, org_id: OrgId, id: ConversationId, user_id: UserId, seq: i64) -> StoreResult<()> {
+        self.mark_read_row(org_id, id, user_id, seq).await
+    }
+
+    async fn assign_conversation(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Conversation> {
+        self.assign_row(org_id, id, assignee, at).await
+    }
+
+    async fn create_note(&self, note: &Note) -> StoreResult<()> {
+        self.create_note_row(note).await
+    }
+
+    async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
+        self.list_note_rows(org_id, id).await
     }
 
     async fn append_message(
@@ -903,14 +1045,23 @@ impl Store for SqliteStore {
         let updated_at = current.updated_at.max(message.created_at);
         let last_activity_at =
             if visitor_activity { current.last_activity_at.max(message.created_at) } else { current.last_activity_at };
+        let times = status_times(&current, status.filter(|c| c.from != c.to).map(|c| c.to), message.created_at);
+        let first_agent_reply_at = match message.author_kind {
+            AuthorKind::Agent => current.first_agent_reply_at.or(Some(message.created_at)),
+            _ => current.first_agent_reply_at,
+        };
         let row = sqlx::query(concat!(
-            "UPDATE conversations SET last_seq = ?, status = ?, updated_at = ?, last_activity_at = ? WHERE id = ? RETURNING ",
+            "UPDATE conversations SET last_seq = ?, status = ?, updated_at = ?, last_activity_at = ?, \
+             status_changed_at = ?, escalated_at = ?, first_agent_reply_at = ? WHERE id = ? RETURNING ",
             conversation_cols!()
         ))
         .bind(seq)
         .bind(new_status.as_str())
         .bind(updated_at.0)
         .bind(last_activity_at.0)
+        .bind(times.status_changed_at.0)
+        .bind(times.escalated_at.map(|t| t.0))
+        .bind(first_agent_reply_at.map(|t| t.0))
         .bind(id(current.id.0))
         .fetch_one(&mut *tx)
         .await
@@ -941,12 +1092,16 @@ impl Store for SqliteStore {
         if current.status == ConversationStatus::Closed {
             return Err(closed_conflict());
         }
+        let times = status_times(&current, Some(change.to), at);
         let row = sqlx::query(concat!(
-            "UPDATE conversations SET status = ?, updated_at = ? WHERE id = ? RETURNING ",
+            "UPDATE conversations SET status = ?, updated_at = ?, status_changed_at = ?, escalated_at = ? \
+             WHERE id = ? RETURNING ",
             conversation_cols!()
         ))
         .bind(change.to.as_str())
         .bind(current.updated_at.max(at).0)
+        .bind(times.status_changed_at.0)
+        .bind(times.escalated_at.map(|t| t.0))
         .bind(id(conversation_id.0))
         .fetch_one(&mut *tx)
         .await
@@ -1079,6 +1234,73 @@ impl Store for SqliteStore {
         rating_from_row(&row)
     }
 
+    async fn put_canned_response(&self, response: &CannedResponse) -> StoreResult<()> {
+        self.put_canned_row(response).await
+    }
+
+    async fn delete_canned_response(&self, org_id: OrgId, id: CannedResponseId) -> StoreResult<()> {
+        self.delete_canned_row(org_id, id).await
+    }
+
+    async fn list_canned_responses(&self, org_id: OrgId) -> StoreResult<Vec<CannedResponse>> {
+        self.list_canned_rows(org_id).await
+    }
+
+    async fn record_unanswered(&self, question: &UnansweredQuestion) -> StoreResult<()> {
+        self.record_unanswered_row(question).await
+    }
+
+    async fn list_unanswered(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<UnansweredQuestion>> {
+        self.list_unanswered_rows(org_id, site_id, since, limit).await
+    }
+
+    async fn conversation_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversationStat>> {
+        self.conversation_stat_rows(org_id, site_id, from, to).await
+    }
+
+    async fn reaction_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ReactionStat>> {
+        self.reaction_stat_rows(org_id, site_id, from, to).await
+    }
+
+    async fn top_pages(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PageCount>> {
+        self.top_page_rows(org_id, site_id, from, to, limit).await
+    }
+
+    async fn conversion_counts(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversionCount>> {
+        self.conversion_count_rows(org_id, site_id, from, to).await
+    }
+
     async fn append_visitor_event(&self, e: &VisitorEvent) -> StoreResult<()> {
         // Inserted only when the visitor belongs to the site: anything else is "not found".
         let done = sqlx::query(concat!(
@@ -1145,18 +1367,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            audit_cols!(),
-            " FROM audit_events WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
-        ))
-        .bind(id(org_id.0))
-        .bind(effective_limit(limit, 50, 1000))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?;
-        rows.iter().map(audit_from_row).collect()
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        self.list_audit_rows(org_id, filter).await
     }
 
     async fn create_article(&self, article: &frontdesk_core::knowledge::Article) -> StoreResult<()> {

@@ -1,11 +1,14 @@
 //! The conformance story on SQLite, and what is particular to SQLite: files, pragmas, migrations.
 
 use frontdesk_core::ids::*;
-use frontdesk_core::model::Conversation;
+use frontdesk_core::inbox::InboxFilter;
+use frontdesk_core::model::{AuthorKind, Conversation, NewMessage};
+use frontdesk_core::plans::Plan;
 use frontdesk_core::status::ConversationStatus;
 use frontdesk_core::store::{Store, StoreError};
+use frontdesk_core::team::NotificationPrefs;
 use frontdesk_core::time::Timestamp;
-use frontdesk_store_conformance::{check_persisted, run_story};
+use frontdesk_store_conformance::{check_persisted, run_dashboard, run_story};
 use frontdesk_store_sqlite::{SqliteOptions, SqliteStore};
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
@@ -57,6 +60,18 @@ async fn the_story_passes_with_synchronous_full_on_a_used_database() {
     // Twice on one file: the story does not assume an empty database.
     run_story(Arc::new(store.clone())).await;
     run_story(Arc::new(store.clone())).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_chapter_passes_twice_beside_the_story() {
+    let dir = TempDir::new("dashboard");
+    let path = dir.path().join("frontdesk.db");
+    let store = open(&path).await;
+    // Beside the story's data, and twice on one file: the chapter does not assume an empty database.
+    run_story(Arc::new(store.clone())).await;
+    run_dashboard(Arc::new(store.clone())).await;
+    run_dashboard(Arc::new(store.clone())).await;
     store.close().await;
 }
 
@@ -171,4 +186,208 @@ async fn a_closed_store_is_unavailable() {
 async fn raw_connection(path: &Path) -> sqlx::SqliteConnection {
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
     sqlx::SqliteConnection::connect_with(&options).await.expect("raw connection")
+}
+
+/// FTS5's own check that the index holds exactly the text of `messages` (rank 1 compares it with
+/// the external content table).
+async fn search_index_is_consistent(raw: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").execute(raw).await?;
+    Ok(())
+}
+
+fn search(text: &str) -> InboxFilter {
+    InboxFilter { text: Some(text.to_owned()), ..InboxFilter::default() }
+}
+
+async fn found(store: &SqliteStore, org: OrgId, text: &str) -> Vec<ConversationId> {
+    let viewer = UserId(Uuid::now_v7());
+    let items = store.inbox(org, viewer, &search(text)).await.expect("search");
+    items.into_iter().map(|i| i.conversation.id).collect()
+}
+
+#[tokio::test]
+async fn migrating_an_existing_database_backfills_times_and_the_search_index() {
+    let dir = TempDir::new("upgrade");
+    let path = dir.path().join("frontdesk.db");
+    // The schema as it was before 0005: the same files, applied by a migrator that stops at 0004.
+    let old = dir.path().join("migrations");
+    std::fs::create_dir_all(&old).expect("migrations dir");
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).expect("migrations") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let version: u32 = name.split('_').next().and_then(|v| v.parse().ok()).expect("numbered migration");
+        if version < 5 {
+            std::fs::copy(entry.path(), old.join(&name)).expect("copy migration");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.as_path()).await.expect("old migrations");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let mut raw = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connection");
+    migrator.run(&mut raw).await.expect("migrate to 0004");
+
+    let (org, user, site, visitor) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (escalated, active) = (Uuid::now_v7(), Uuid::now_v7());
+    let statements: Vec<(&str, Vec<String>)> = vec![
+        ("INSERT INTO organizations (id, name, created_at) VALUES (?, 'Old', 1000)", vec![org.to_string()]),
+        (
+            "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, 'Olga', 'x', 1000)",
+            vec![user.to_string(), format!("olga.{}@example.com", user.simple())],
+        ),
+        (
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, 'owner', 1000)",
+            vec![org.to_string(), user.to_string()],
+        ),
+        (
+            "INSERT INTO sites (id, org_id, name, public_key, secret, allowed_origins, widget, created_at, updated_at) \
+             VALUES (?, ?, 'Old site', ?, 'sk_old', '[]', '{}', 1000, 1000)",
+            vec![site.to_string(), org.to_string(), format!("pk_{}", site.simple())],
+        ),
+        (
+            "INSERT INTO visitors (id, site_id, name, created_at, last_seen_at) VALUES (?, ?, 'Vic', 1000, 1000)",
+            vec![visitor.to_string(), site.to_string()],
+        ),
+    ];
+    for (sql, binds) in statements {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(b);
+        }
+        q.execute(&mut raw).await.expect(sql);
+    }
+    for (conversation, status, last_seq, updated_at) in [(escalated, "escalated", 2, 5000), (active, "active", 1, 4000)]
+    {
+        sqlx::query(
+            "INSERT INTO conversations (id, org_id, site_id, visitor_id, status, params, last_seq, created_at, \
+             updated_at, last_activity_at) VALUES (?, ?, ?, ?, ?, '{}', ?, 2000, ?, ?)",
+        )
+        .bind(conversation.to_string())
+        .bind(org.to_string())
+        .bind(site.to_string())
+        .bind(visitor.to_string())
+        .bind(status)
+        .bind(last_seq)
+        .bind(updated_at)
+        .bind(updated_at)
+        .execute(&mut raw)
+        .await
+        .expect("old conversation");
+    }
+    for (conversation, seq, kind, body) in [
+        (escalated, 1, "visitor", "Bonjour, ma commande est perdue"),
+        (escalated, 2, "agent", "Je regarde tout de suite"),
+        (active, 1, "visitor", "Where is the lighthouse?"),
+    ] {
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, author_kind, body, html, citations, quick_replies, \
+             created_at) VALUES (?, ?, ?, ?, ?, '', '[]', '[]', 3000)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(conversation.to_string())
+        .bind(seq)
+        .bind(kind)
+        .bind(body)
+        .execute(&mut raw)
+        .await
+        .expect("old message");
+    }
+    raw.close().await.expect("close");
+
+    let store = open(&path).await;
+    let (org_id, site_id) = (OrgId(org), SiteId(site));
+    let o = store.get_org(org_id).await.expect("old org");
+    assert_eq!((o.plan, o.extra_seats), (Plan::Free, 0), "existing organizations are on the free plan");
+    let s = store.get_site(org_id, site_id).await.expect("old site");
+    assert_eq!((s.widget_draft, s.previous_public_key, s.previous_key_expires_at), (None, None, None));
+    let e = store.get_conversation(org_id, ConversationId(escalated)).await.expect("escalated");
+    assert_eq!((e.status_changed_at, e.escalated_at), (Timestamp(5000), Some(Timestamp(5000))), "backfilled");
+    let a = store.get_conversation(org_id, ConversationId(active)).await.expect("active");
+    assert_eq!((a.status_changed_at, a.escalated_at), (Timestamp(4000), None), "backfilled");
+    let members = store.list_members(org_id).await.expect("members");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].notify, NotificationPrefs::default(), "existing members get every alert");
+
+    // Messages written before the migration are searchable, and new ones are indexed beside them.
+    assert_eq!(found(&store, org_id, "commande").await, [ConversationId(escalated)]);
+    assert_eq!(found(&store, org_id, "lightho").await, [ConversationId(active)]);
+    let next = NewMessage {
+        id: MessageId(Uuid::now_v7()),
+        conversation_id: ConversationId(active),
+        author_kind: AuthorKind::Visitor,
+        author_id: None,
+        body: "The lighthouse keeper, please".to_owned(),
+        html: String::new(),
+        citations: vec![],
+        quick_replies: vec![],
+        created_at: Timestamp(6000),
+    };
+    store.append_message(org_id, &next, None, true).await.expect("append after the migration");
+    assert_eq!(found(&store, org_id, "keeper").await, [ConversationId(active)]);
+    assert_eq!(found(&store, org_id, "lighthouse").await, [ConversationId(active)], "listed once");
+    assert!(found(&store, org_id, "perdue keeper").await.is_empty());
+    store.close().await;
+
+    let mut raw = raw_connection(&path).await;
+    search_index_is_consistent(&mut raw).await.expect("the index matches the messages");
+    let unnumbered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE search_rowid IS NULL")
+        .fetch_one(&mut raw)
+        .await
+        .expect("count");
+    assert_eq!(unnumbered, 0, "every message has its search row id");
+    raw.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_search_index_follows_edits_deletes_and_vacuum() {
+    let dir = TempDir::new("fts");
+    let path = dir.path().join("frontdesk.db");
+    let store = open(&path).await;
+    run_dashboard(Arc::new(store.clone())).await;
+    let outcome = run_story(Arc::new(store.clone())).await;
+    let org = outcome.ids.org_a;
+
+    // Inputs the query builder must survive: thousands of words, one enormous word.
+    let many = (0..5000).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    assert!(found(&store, org, &many).await.is_empty(), "thousands of words");
+    assert!(found(&store, org, &"x".repeat(100_000)).await.is_empty(), "one enormous word");
+    // Only the lifecycle's first message ("Hello, I need help with my invoice") has both words.
+    assert_eq!(found(&store, org, "need help").await, [outcome.ids.lifecycle]);
+    assert_eq!(found(&store, org, "message").await, [outcome.ids.concurrent]);
+    store.close().await;
+
+    let mut raw = raw_connection(&path).await;
+    search_index_is_consistent(&mut raw).await.expect("consistent after the chapter's writes and reactions");
+    // Edits of the text (no method does this today; an operator or a later feature might).
+    let message = outcome.snapshot.messages[0][0].id.to_string();
+    sqlx::query("UPDATE messages SET body = 'zebra crossing' WHERE id = ?")
+        .bind(&message)
+        .execute(&mut raw)
+        .await
+        .expect("edit a body");
+    // Deletes through the cascade from a conversation.
+    sqlx::query("DELETE FROM conversations WHERE id = ?")
+        .bind(outcome.ids.concurrent.to_string())
+        .execute(&mut raw)
+        .await
+        .expect("delete a conversation");
+    search_index_is_consistent(&mut raw).await.expect("consistent after an edit and a cascade");
+    sqlx::query("VACUUM").execute(&mut raw).await.expect("vacuum");
+    search_index_is_consistent(&mut raw).await.expect("consistent after VACUUM");
+    raw.close().await.expect("close");
+
+    let store = open(&path).await;
+    assert_eq!(found(&store, org, "zebra").await, [outcome.ids.lifecycle], "the edited text is found");
+    assert!(found(&store, org, "need help").await.is_empty(), "the old text is gone");
+    assert!(found(&store, org, "message").await.is_empty(), "a deleted conversation's messages are gone");
+    store.close().await;
+
+    // The check above can fail: an edit the triggers do not see leaves the index stale.
+    let mut raw = raw_connection(&path).await;
+    sqlx::query("DROP TRIGGER messages_fts_update").execute(&mut raw).await.expect("drop the trigger");
+    sqlx::query("UPDATE messages SET body = 'stale' WHERE id = ?")
+        .bind(&message)
+        .execute(&mut raw)
+        .await
+        .expect("edit");
+    assert!(search_index_is_consistent(&mut raw).await.is_err(), "the integrity check notices a stale index");
+    raw.close().await.expect("close");
 }

@@ -3,3 +3,4 @@
 pub mod chat_api;
 pub mod nats;
 pub mod pg;
+pub mod smtp;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use frontdesk_core::chat::Chat;
 use frontdesk_core::keys::random_base62;
 use frontdesk_core::model::Site;
+use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::{Clock, Entropy};
 use frontdesk_core::roles::Role;
 use frontdesk_core::{OrgId, SiteId};
@@ -16,6 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub const DEMO_OWNER_EMAIL: &str = "owner@demo.frontdesk.test";
+/// A second account with the `member` role: what an agent who is not an admin sees.
+pub const DEMO_MEMBER_EMAIL: &str = "agent@demo.frontdesk.test";
 
 /// What `demo.json` holds: enough for a script or a test to drive the demo.
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,6 +29,8 @@ pub struct DemoInfo {
     pub site_key: String,
     pub owner_email: String,
     pub owner_password: String,
+    pub member_email: String,
+    pub member_password: String,
 }
 
 pub async fn run(
@@ -98,34 +103,11 @@ async fn provision(chat: &Chat, info_path: &Path, addr: SocketAddr) -> anyhow::R
         info.url = url;
         return Ok(info);
     }
-    let org = frontdesk_server::admin::create_org(chat, "Northwind Lamps (demo)").await?;
+    let org = frontdesk_server::admin::create_org(chat, "Northwind Lamps (demo)", Plan::Pro).await?;
     let password = random_base62(&*chat.entropy, 16);
-    let owner = match chat.store.get_user_by_email(DEMO_OWNER_EMAIL).await {
-        Ok(user) => {
-            // A previous demo left the account but not demo.json: give it a fresh password we know.
-            let hash = frontdesk_server::admin::hash_password(chat, &password)?;
-            chat.store.set_password_hash(user.id, &hash).await?;
-            chat.store
-                .put_membership(&frontdesk_core::model::Membership {
-                    org_id: org.id,
-                    user_id: user.id,
-                    role: Role::Owner,
-                    created_at: chat.clock.now(),
-                })
-                .await?;
-            user
-        }
-        Err(_) => {
-            frontdesk_server::admin::create_user(
-                chat,
-                DEMO_OWNER_EMAIL,
-                "Demo Owner",
-                &password,
-                Some((org.id, Role::Owner)),
-            )
-            .await?
-        }
-    };
+    let owner = demo_account(chat, org.id, DEMO_OWNER_EMAIL, "Demo Owner", Role::Owner, &password).await?;
+    let member_password = random_base62(&*chat.entropy, 16);
+    let member = demo_account(chat, org.id, DEMO_MEMBER_EMAIL, "Demo Agent", Role::Member, &member_password).await?;
     let site = frontdesk_server::admin::create_site(chat, org.id, "Northwind Lamps shop", &demo_origins(addr)).await?;
     Ok(DemoInfo {
         url,
@@ -134,7 +116,32 @@ async fn provision(chat: &Chat, info_path: &Path, addr: SocketAddr) -> anyhow::R
         site_key: site.public_key,
         owner_email: owner.email,
         owner_password: password,
+        member_email: member.email,
+        member_password,
     })
+}
+
+/// The demo account with this email, a member of `org_id` with `role` and this password.
+async fn demo_account(
+    chat: &Chat,
+    org_id: OrgId,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<frontdesk_core::model::User> {
+    match chat.store.get_user_by_email(email).await {
+        Ok(user) => {
+            // A previous demo left the account but not demo.json: give it a fresh password we know.
+            let hash = frontdesk_server::admin::hash_password(chat, password)?;
+            chat.store.set_password_hash(user.id, &hash).await?;
+            let membership =
+                frontdesk_core::model::Membership { org_id, user_id: user.id, role, created_at: chat.clock.now() };
+            chat.store.put_membership(&membership).await?;
+            Ok(user)
+        }
+        Err(_) => Ok(frontdesk_server::admin::create_user(chat, email, name, password, Some((org_id, role))).await?),
+    }
 }
 
 /// The demo of an earlier run, if `demo.json` exists and its records are still in the database.
@@ -148,7 +155,8 @@ async fn existing(chat: &Chat, info_path: &Path) -> anyhow::Result<Option<DemoIn
     };
     let present = chat.store.get_org(info.org_id).await.is_ok()
         && chat.store.get_site(info.org_id, info.site_id).await.is_ok()
-        && chat.store.get_user_by_email(&info.owner_email).await.is_ok();
+        && chat.store.get_user_by_email(&info.owner_email).await.is_ok()
+        && chat.store.get_user_by_email(&info.member_email).await.is_ok();
     Ok(present.then_some(info))
 }
 

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use frontdesk_core::chat::Chat;
 use frontdesk_core::kb::KnowledgeBase;
+use frontdesk_core::plans::Plan;
 use frontdesk_core::roles::Role;
 use frontdesk_core::{OrgId, SiteId, ports::Clock, ports::Entropy};
 use frontdesk_server::env::{OsEntropy, SystemClock};
@@ -97,6 +98,9 @@ enum OrgCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// free or pro (what the plan allows: docs/api.md; `server.billing = "off"` lifts every limit).
+        #[arg(long, default_value = "free", value_parser = parse_plan)]
+        plan: Plan,
         #[arg(long)]
         json: bool,
     },
@@ -143,6 +147,10 @@ fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| format!("`{text}` is not a role (owner, admin, member)"))
 }
 
+fn parse_plan(text: &str) -> Result<Plan, String> {
+    Plan::parse(text).ok_or_else(|| format!("`{text}` is not a plan (free, pro)"))
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -185,11 +193,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database is up to date ({})", storage.describe(&settings));
             Ok(())
         }
-        Command::Org { command: OrgCommand::Create { name, json } } => {
-            let org = frontdesk_server::admin::create_org(&chat, &name).await?;
+        Command::Org { command: OrgCommand::Create { name, plan, json } } => {
+            let org = frontdesk_server::admin::create_org(&chat, &name, plan).await?;
             print_result(
                 json,
-                &json!({"id": org.id, "name": org.name}),
+                &json!({"id": org.id, "name": org.name, "plan": org.plan}),
                 &format!("organization {} created: {}", org.name, org.id),
             );
             Ok(())

@@ -2,14 +2,20 @@
 
 use crate::support::*;
 use async_trait::async_trait;
+use frontdesk_core::analytics::{ConversationStat, ReactionStat};
 use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::events::OutboxEvent;
+use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::knowledge::{Article, ArticleId};
 use frontdesk_core::model::*;
+use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::FixedClock;
-use frontdesk_core::store::{ArticleFilter, ArticleVersion};
+use frontdesk_core::store::{ArticleFilter, ArticleVersion, AuditFilter, ConversionCount, PageCount};
 use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreResult};
-use frontdesk_core::{ConversationId, MessageId, OrgId, SiteId, Timestamp, UserId, VisitorId};
+use frontdesk_core::team::{Invite, Member, NotificationPrefs};
+use frontdesk_core::{
+    CannedResponseId, ConversationId, InviteId, MessageId, OrgId, SiteId, Timestamp, UserId, VisitorId,
+};
 use frontdesk_server::ServerConfig;
 use frontdesk_server::env::OsEntropy;
 use frontdesk_store_sqlite::{SqliteOptions, SqliteStore};
@@ -36,12 +42,36 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/login", &["post"]),
     ("/api/app/logout", &["post"]),
     ("/api/app/me", &["get"]),
+    ("/api/app/orgs/{org_id}", &["get"]),
     ("/api/app/orgs/{org_id}/conversations", &["get"]),
+    ("/api/app/orgs/{org_id}/conversations/summary", &["get"]),
     ("/api/app/orgs/{org_id}/conversations/{id}", &["get"]),
     ("/api/app/orgs/{org_id}/conversations/{id}/messages", &["post"]),
     ("/api/app/orgs/{org_id}/conversations/{id}/status", &["post"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/assign", &["post"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/read", &["post"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/notes", &["post"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/visitor", &["get"]),
+    ("/api/app/orgs/{org_id}/canned-responses", &["get", "post"]),
+    ("/api/app/orgs/{org_id}/canned-responses/{id}", &["put", "delete"]),
+    ("/api/app/orgs/{org_id}/members", &["get"]),
+    ("/api/app/orgs/{org_id}/members/{user_id}", &["patch", "delete"]),
+    ("/api/app/orgs/{org_id}/invites", &["post"]),
+    ("/api/app/orgs/{org_id}/invites/{id}", &["delete"]),
+    ("/api/app/orgs/{org_id}/notifications", &["put"]),
+    ("/api/app/invites/{token}", &["get"]),
+    ("/api/app/invites/{token}/accept", &["post"]),
     ("/api/app/orgs/{org_id}/sites", &["get", "post"]),
     ("/api/app/orgs/{org_id}/sites/{site_id}", &["get", "patch"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/widget/publish", &["post"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/widget/discard", &["post"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/embed", &["get"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/keys/rotate", &["post"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/secret", &["get"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/secret/rotate", &["post"]),
+    ("/api/app/orgs/{org_id}/analytics", &["get"]),
+    ("/api/app/orgs/{org_id}/insights", &["get"]),
+    ("/api/app/orgs/{org_id}/unanswered", &["get"]),
     ("/api/app/orgs/{org_id}/audit", &["get"]),
     ("/api/app/orgs/{org_id}/articles", &["get", "post"]),
     ("/api/app/orgs/{org_id}/articles/{id}", &["get", "patch", "delete"]),
@@ -293,8 +323,122 @@ impl Store for GatedStore {
     ) -> StoreResult<Vec<VisitorEvent>> {
         self.inner.list_visitor_events(site_id, visitor_id, limit).await
     }
-    async fn list_audit(&self, org_id: OrgId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        self.inner.list_audit(org_id, limit).await
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        self.inner.list_audit(org_id, filter).await
+    }
+    async fn compare_and_set_setting(&self, key: &str, expected: &str, value: &str) -> StoreResult<bool> {
+        self.inner.compare_and_set_setting(key, expected, value).await
+    }
+    async fn set_org_plan(&self, id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()> {
+        self.inner.set_org_plan(id, plan, extra_seats).await
+    }
+    async fn list_members(&self, org_id: OrgId) -> StoreResult<Vec<Member>> {
+        self.inner.list_members(org_id).await
+    }
+    async fn delete_membership(&self, org_id: OrgId, user_id: UserId) -> StoreResult<()> {
+        self.inner.delete_membership(org_id, user_id).await
+    }
+    async fn set_notification_prefs(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        prefs: NotificationPrefs,
+    ) -> StoreResult<()> {
+        self.inner.set_notification_prefs(org_id, user_id, prefs).await
+    }
+    async fn create_invite(&self, invite: &Invite) -> StoreResult<()> {
+        self.inner.create_invite(invite).await
+    }
+    async fn get_invite(&self, id: InviteId) -> StoreResult<Invite> {
+        self.inner.get_invite(id).await
+    }
+    async fn list_invites(&self, org_id: OrgId) -> StoreResult<Vec<Invite>> {
+        self.inner.list_invites(org_id).await
+    }
+    async fn delete_invite(&self, org_id: OrgId, id: InviteId) -> StoreResult<()> {
+        self.inner.delete_invite(org_id, id).await
+    }
+    async fn accept_invite(&self, id: InviteId, membership: &Membership, at: Timestamp) -> StoreResult<()> {
+        self.inner.accept_invite(id, membership, at).await
+    }
+    async fn inbox(&self, org_id: OrgId, viewer: UserId, filter: &InboxFilter) -> StoreResult<Vec<InboxItem>> {
+        self.inner.inbox(org_id, viewer, filter).await
+    }
+    async fn mark_read(&self, org_id: OrgId, id: ConversationId, user_id: UserId, seq: i64) -> StoreResult<()> {
+        self.inner.mark_read(org_id, id, user_id, seq).await
+    }
+    async fn assign_conversation(
+        &self,
+        org_id: OrgId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Conversation> {
+        self.inner.assign_conversation(org_id, id, assignee, at).await
+    }
+    async fn create_note(&self, note: &Note) -> StoreResult<()> {
+        self.inner.create_note(note).await
+    }
+    async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
+        self.inner.list_notes(org_id, id).await
+    }
+    async fn put_canned_response(&self, response: &CannedResponse) -> StoreResult<()> {
+        self.inner.put_canned_response(response).await
+    }
+    async fn delete_canned_response(&self, org_id: OrgId, id: CannedResponseId) -> StoreResult<()> {
+        self.inner.delete_canned_response(org_id, id).await
+    }
+    async fn list_canned_responses(&self, org_id: OrgId) -> StoreResult<Vec<CannedResponse>> {
+        self.inner.list_canned_responses(org_id).await
+    }
+    async fn record_unanswered(&self, question: &UnansweredQuestion) -> StoreResult<()> {
+        self.inner.record_unanswered(question).await
+    }
+    async fn list_unanswered(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<UnansweredQuestion>> {
+        self.inner.list_unanswered(org_id, site_id, since, limit).await
+    }
+    async fn conversation_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversationStat>> {
+        self.inner.conversation_stats(org_id, site_id, from, to).await
+    }
+    async fn reaction_stats(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ReactionStat>> {
+        self.inner.reaction_stats(org_id, site_id, from, to).await
+    }
+    async fn top_pages(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PageCount>> {
+        self.inner.top_pages(org_id, site_id, from, to, limit).await
+    }
+    async fn conversion_counts(
+        &self,
+        org_id: OrgId,
+        site_id: Option<SiteId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ConversionCount>> {
+        self.inner.conversion_counts(org_id, site_id, from, to).await
     }
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         self.inner.outbox_after(after, limit).await
@@ -386,7 +530,7 @@ async fn nodes_sharing_a_database_accept_each_others_session_tokens() {
         Arc::new(SqliteStore::open(&dir.join("frontdesk.db"), SqliteOptions::default()).await.expect("sqlite"));
     let clock = Arc::new(FixedClock::at(START_MS));
     let chat = frontdesk_core::chat::Chat::new(store.clone(), clock.clone(), Arc::new(OsEntropy));
-    let org = frontdesk_server::admin::create_org(&chat, "Northwind").await.expect("org");
+    let org = frontdesk_server::admin::create_org(&chat, "Northwind", Plan::Pro).await.expect("org");
     let site = frontdesk_server::admin::create_site(&chat, org.id, "Shop", &[SHOP.to_owned()]).await.expect("site");
     let mut bases = Vec::new();
     let mut stops = Vec::new();

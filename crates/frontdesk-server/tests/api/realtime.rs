@@ -5,6 +5,7 @@
 use crate::support::{AgentClient, OWNER_EMAIL, PASSWORD, SHOP};
 use frontdesk_core::chat::Chat;
 use frontdesk_core::model::{Organization, Site};
+use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::FixedClock;
 use frontdesk_core::roles::Role;
 use frontdesk_core::store::Store;
@@ -40,8 +41,8 @@ struct World {
 
 async fn seed(store: Arc<dyn Store>) -> World {
     let chat = Chat::new(store, Arc::new(FixedClock::at(START_MS)), Arc::new(OsEntropy));
-    let org = admin::create_org(&chat, "Northwind").await.expect("org");
-    let other = admin::create_org(&chat, "Contoso").await.expect("other org");
+    let org = admin::create_org(&chat, "Northwind", Plan::Pro).await.expect("org");
+    let other = admin::create_org(&chat, "Contoso", Plan::Pro).await.expect("other org");
     admin::create_user(&chat, OWNER_EMAIL, "Olive Owner", PASSWORD, Some((org.id, Role::Owner))).await.expect("owner");
     admin::create_user(&chat, MEMBER, "Max Member", PASSWORD, Some((org.id, Role::Member))).await.expect("member");
     admin::create_user(&chat, "rt-outsider@contoso.test", "Otto", PASSWORD, Some((other.id, Role::Owner)))

@@ -3,6 +3,7 @@
 
 use frontdesk_core::chat::Chat;
 use frontdesk_core::model::{Organization, Site, User};
+use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::FixedClock;
 use frontdesk_core::roles::Role;
 use frontdesk_core::store::Store;
@@ -88,8 +89,8 @@ impl TestServer {
         let entropy = Arc::new(OsEntropy);
         let chat = Chat::new(store.clone(), clock.clone(), entropy.clone());
 
-        let org = admin::create_org(&chat, "Northwind").await.expect("org");
-        let other_org = admin::create_org(&chat, "Contoso").await.expect("other org");
+        let org = admin::create_org(&chat, "Northwind", Plan::Pro).await.expect("org");
+        let other_org = admin::create_org(&chat, "Contoso", Plan::Pro).await.expect("other org");
         let owner = admin::create_user(&chat, OWNER_EMAIL, "Olive Owner", PASSWORD, Some((org.id, Role::Owner)))
             .await
             .expect("owner");
@@ -108,9 +109,14 @@ impl TestServer {
             .await
             .expect("other site");
 
-        let router = frontdesk_server::build(store, config, clock.clone(), entropy).await.expect("build the router");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let mut config = config;
+        if config.smtp.is_some() && config.public_url.is_none() {
+            // Links in emails need the server's address, known once it is bound.
+            config.public_url = Some(base.clone());
+        }
+        let router = frontdesk_server::build(store, config, clock.clone(), entropy).await.expect("build the router");
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(frontdesk_server::serve(listener, router, async move {
             let _ = rx.await;
