@@ -1,11 +1,13 @@
 // Builds the widget: the panel chunk first (its content hash goes into its name), then the loader,
-// which learns the panel's file name and SRI hash at build time. Writes manifest.json for the
-// server (crates/frontdesk-web embeds everything listed there).
+// which learns the panel's file name and SRI hash at build time; then the server's pages and the
+// dashboard (src/app: Preact, one script and one stylesheet, plus the widget preview page's script).
+// Writes manifest.json for the server (crates/frontdesk-web embeds everything listed there).
 // Usage: node build.mjs [--outdir DIR]   (default: dist/)
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--outdir');
@@ -52,6 +54,26 @@ emit('pages', 'js', pagesJs.outputFiles[0].contents, 'text/javascript; charset=u
 const css = await build({ ...common, format: undefined, entryPoints: ['src/pages/pages.css'], loader: { '.css': 'css' } });
 emit('pages', 'css', css.outputFiles[0].contents, 'text/css; charset=utf-8');
 
+// The dashboard: uPlot is a chunk of its own, loaded (with SRI) by the analytics page only.
+const chartsJs = await build({ ...common, entryPoints: ['src/app/charts.ts'] });
+const charts = emit('charts', 'js', chartsJs.outputFiles[0].contents, 'text/javascript; charset=utf-8');
+const appJs = await build({
+  ...common,
+  entryPoints: ['src/app/main.tsx'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  define: { __CHARTS_FILE__: JSON.stringify(charts.file), __CHARTS_SRI__: JSON.stringify(charts.sri) },
+});
+emit('app', 'js', appJs.outputFiles[0].contents, 'text/javascript; charset=utf-8');
+const appCss = await build({ ...common, format: undefined, entryPoints: ['src/app/app.css'], loader: { '.css': 'css' } });
+emit('app', 'css', appCss.outputFiles[0].contents, 'text/css; charset=utf-8');
+const previewJs = await build({ ...common, entryPoints: ['src/app/preview.ts'] });
+emit('preview', 'js', previewJs.outputFiles[0].contents, 'text/javascript; charset=utf-8');
+const previewCss = await build({ ...common, format: undefined, entryPoints: ['src/app/preview.css'], loader: { '.css': 'css' } });
+emit('preview', 'css', previewCss.outputFiles[0].contents, 'text/css; charset=utf-8');
+
 const manifest = { loader: { file: 'widget.js', sri: loader.sri, hashed: loader.file }, assets };
 writeFileSync(join(outdir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-console.log(`web: built ${assets.length} assets into ${outdir}`);
+const gz = (file) => (gzipSync(readFileSync(join(outdir, 'assets', file)), { level: 9 }).length / 1024).toFixed(1);
+const sizes = assets.map((a) => `${a.file.replace(/\.[0-9a-f]{12}\./, '.')} ${gz(a.file)}`).join(', ');
+console.log(`web: built ${assets.length} assets into ${outdir} (KB gzipped: ${sizes})`);

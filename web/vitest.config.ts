@@ -1,3 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { include: ['test/**/*.test.ts'], environment: 'node' } });
+export default defineConfig({
+  test: { include: ['test/**/*.test.ts'], environment: 'node' },
+  esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
+});

@@ -295,12 +295,16 @@ test('asking for a person shows the hand-over state; ending the chat invites a r
   await expect(page.locator('.fd-form')).toBeVisible();
 });
 
-// Changes the demo site's published widget configuration through the private API.
+// Changes the demo site's published widget configuration through the private API (draft, then publish).
 async function setWidget(widget: Record<string, unknown>) {
   const agent = await request.newContext({ baseURL: URL(), extraHTTPHeaders: { Origin: URL() } });
   expect((await agent.post('/api/app/login', { data: { email: process.env.FD_EMAIL, password: process.env.FD_PASSWORD } })).ok()).toBe(true);
-  const r = await agent.patch(`/api/app/orgs/${process.env.FD_ORG}/sites/${process.env.FD_SITE}`, { data: { widget } });
+  const site = `/api/app/orgs/${process.env.FD_ORG}/sites/${process.env.FD_SITE}`;
+  const r = await agent.patch(site, { data: { widget } });
   expect(r.ok(), await r.text()).toBe(true);
+  // PATCH {widget} writes the draft; visitors see it once published (a server without drafts has no publish route).
+  const published = await agent.post(`${site}/widget/publish`, { data: {} });
+  expect(published.ok() || published.status() === 404 || published.status() === 405, await published.text()).toBe(true);
   await agent.dispose();
 }
 
@@ -312,8 +316,14 @@ test.describe('site configuration', () => {
       channels: [
         { kind: 'whatsapp', label: 'WhatsApp', url: 'https://wa.me/31612345678' },
         { kind: 'email', label: 'Email us', url: 'mailto:help@northwind.example' },
-        { kind: 'link', label: 'Evil', url: 'javascript:alert(1)' },
       ],
+    });
+    // The server refuses a script link on save; the widget drops one anyway (tampered response).
+    await page.route('**/api/chat/config', async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      json.widget.channels.push({ kind: 'link', label: 'Evil', url: 'javascript:alert(1)' });
+      await route.fulfill({ response, json });
     });
     await page.goto(demo());
     await openPanel(page);

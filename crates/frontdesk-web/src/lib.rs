@@ -7,6 +7,7 @@
 //! | `/assets/<name>.<hash>.js` | content-hashed chunks (the chat panel, the loader, page files) | a year, immutable |
 //! | `/demo?key=pk_…` | a host page (the "Northwind Lamps" shop) embedding the widget | none |
 //! | `/widget/{locale}/?site=pk_…` | the playground: the site's widget in frame mode | none |
+//! | `/app`, `/app/…`, `/app/preview` | the agent & admin dashboard and its widget preview (see [`app`]) | no-cache |
 //!
 //! Pages are served with a strict Content-Security-Policy (no inline script or style): the widget
 //! configuration travels in a `<script type="application/json">` element.
@@ -21,7 +22,7 @@ use serde::Deserialize;
 /// One embedded, content-hashed file.
 #[derive(Debug)]
 pub struct Asset {
-    /// The logical name (`panel`, `widget`, `pages`).
+    /// The logical name (`panel`, `widget`, `pages`, `app`, `preview`).
     pub name: &'static str,
     /// The file name under `/assets/`, with its content hash.
     pub file: &'static str,
@@ -30,6 +31,8 @@ pub struct Asset {
     pub content_type: &'static str,
     pub bytes: &'static [u8],
 }
+
+pub mod app;
 
 mod generated {
     use super::Asset;
@@ -88,6 +91,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/demo", get(demo_page))
         .route("/widget/{locale}", get(playground_page))
         .route("/widget/{locale}/", get(playground_page))
+        .merge(app::routes())
 }
 
 async fn widget_js() -> Response {

@@ -296,22 +296,36 @@ function start(): void {
   );
   w.Frontdesk = api;
 
-  configured = fetch(`${apiUrl}/api/chat/config`, { headers: { 'X-API-Key': config.apiKey } })
+  function configure(c: ServerConfig): void {
+    server = c || {};
+    const wc = server.widget || {};
+    if (!config!.primaryColor && wc.primary_color) colors = brandColors(wc.primary_color);
+    applyColors();
+    if (!config!.position) wrap.classList.toggle('fd-left', wc.position === 'bottom_left');
+    locale = pickLocale(config!.locale, navigator.languages, wc.language);
+    t = LAUNCHER[locale];
+    launcher?.setAttribute('aria-label', t.open);
+    const rules = ((wc as { suggestions?: SuggestionRule[] }).suggestions || []) as SuggestionRule[];
+    if (!frame && !config!.preview && rules.length) {
+      stopSuggestions = watchSuggestions(rules, (id) => sessionStorage.getItem(seenKey(id)) === '1', suggest);
+    }
+  }
+
+  // Preview mode (the dashboard's live preview, same origin only): the configuration comes by
+  // postMessage instead of the API, and each one re-renders the open panel.
+  if (config.preview) {
+    addEventListener('message', (e) => {
+      if (e.origin !== location.origin || e.data?.type !== 'frontdesk:preview') return;
+      configure({ site_name: e.data.site_name, widget: e.data.widget });
+      panel?.destroy();
+      panel = null;
+      void open();
+    });
+  }
+
+  configured = (config.preview ? Promise.resolve() : fetch(`${apiUrl}/api/chat/config`, { headers: { 'X-API-Key': config.apiKey } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`config: HTTP ${r.status}`))))
-    .then((c: ServerConfig) => {
-      server = c || {};
-      const wc = server.widget || {};
-      if (!config.primaryColor && wc.primary_color) colors = brandColors(wc.primary_color);
-      applyColors();
-      if (!config.position && wc.position === 'bottom_left') wrap.classList.add('fd-left');
-      locale = pickLocale(config.locale, navigator.languages, wc.language);
-      t = LAUNCHER[locale];
-      launcher?.setAttribute('aria-label', t.open);
-      const rules = ((wc as { suggestions?: SuggestionRule[] }).suggestions || []) as SuggestionRule[];
-      if (!frame && rules.length) {
-        stopSuggestions = watchSuggestions(rules, (id) => sessionStorage.getItem(seenKey(id)) === '1', suggest);
-      }
-    })
+    .then(configure))
     .catch((e) => events.emit('error', { message: String(e.message || e) }))
     .finally(() => {
       ready = true;

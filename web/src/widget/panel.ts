@@ -75,7 +75,8 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
   const key = config.apiKey;
   const storeKey = `frontdesk:${key}`;
   const conv = new Conversation();
-  let stored: Stored = load();
+  const preview = !!config.preview;
+  let stored: Stored = preview ? {} : load();
   let status = 'active';
   let escalatedSent = false;
   let busy = false;
@@ -140,6 +141,10 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
   const sendBtn = el('button', 'fd-send', t.send);
   sendBtn.type = 'submit';
   form.append(input, sendBtn);
+  if (preview) {
+    input.disabled = sendBtn.disabled = true;
+    input.placeholder = 'Preview';
+  }
   const rate = el('div', 'fd-rate');
   rate.hidden = true;
   const history = el('div', 'fd-history');
@@ -198,6 +203,7 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
     }
   }
   function save(): void {
+    if (preview) return;
     try {
       localStorage.setItem(storeKey, JSON.stringify(stored));
     } catch {
@@ -415,7 +421,7 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
   }
 
   function updateComposer(): void {
-    sendBtn.disabled = busy;
+    sendBtn.disabled = busy || preview;
     input.setAttribute('aria-busy', String(busy));
   }
 
@@ -447,7 +453,7 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
   // --- sending ---------------------------------------------------------------------------------
   async function send(raw: string): Promise<void> {
     const text = raw.trim();
-    if (!text || busy || status === 'closed') return;
+    if (!text || busy || status === 'closed' || preview) return;
     busy = true;
     updateComposer();
     input.value = '';
@@ -751,6 +757,7 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
       vv?.removeEventListener('resize', fit);
       vv?.removeEventListener('scroll', fit);
       panel.remove();
+      ctx.root.adoptedStyleSheets = ctx.root.adoptedStyleSheets.filter((x) => x !== s);
     },
   };
 };

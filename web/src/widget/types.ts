@@ -13,6 +13,8 @@ export interface FrontdeskConfig {
   params?: Record<string, unknown>;
   tracking?: boolean;
   nonce?: string;
+  /** The dashboard's preview: configuration by postMessage, no API calls, sending disabled. */
+  preview?: boolean;
 }
 
 export interface Channel {

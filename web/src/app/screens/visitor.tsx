@@ -1,0 +1,119 @@
+// The visitor panel beside a conversation: who, where they have been, what they did before.
+import { Fragment } from 'preact';
+import { useWorkspace } from '../context';
+import { formatAgo, formatDateTime } from '../time';
+import { ErrorBox, Loading, StatusBadge } from '../ui/common';
+import { useLoad } from '../ui/hooks';
+
+const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+export function VisitorPanel({ conversationId }: { conversationId: string }) {
+  const ws = useWorkspace();
+  const p = useLoad(() => ws.api.visitor(conversationId), [ws.api, conversationId]);
+  const data = p.data;
+  return (
+    <aside class="visitor-panel" id="visitor-panel" aria-labelledby="visitor-title">
+      <h2 id="visitor-title">Visitor</h2>
+      {p.loading && !data && <Loading />}
+      <ErrorBox message={p.error} />
+      {data && (
+        <>
+          <dl class="facts">
+            <dt>Name</dt>
+            <dd>{data.visitor?.name || '—'}</dd>
+            <dt>Email</dt>
+            <dd>{data.visitor?.email ? <a href={`mailto:${data.visitor.email}`}>{data.visitor.email}</a> : '—'}</dd>
+            {data.visitor?.locale && (
+              <>
+                <dt>Language</dt>
+                <dd>{data.visitor.locale}</dd>
+              </>
+            )}
+            <dt>Sessions</dt>
+            <dd>{data.session_count}</dd>
+            <dt>Conversions</dt>
+            <dd>{data.conversions}</dd>
+            {data.visitor && (
+              <>
+                <dt>Last seen</dt>
+                <dd>{formatAgo(data.visitor.last_seen_at)}</dd>
+              </>
+            )}
+          </dl>
+          {Object.keys(data.params || {}).length > 0 && (
+            <section>
+              <h3>Parameters</h3>
+              <dl class="facts">
+                {Object.entries(data.params).map(([k, v]) => (
+                  <Fragment key={k}>
+                    <dt>{k}</dt>
+                    <dd>{show(v)}</dd>
+                  </Fragment>
+                ))}
+              </dl>
+            </section>
+          )}
+          {data.interests.length > 0 && (
+            <section>
+              <h3>Interests</h3>
+              <ul class="chips">
+                {data.interests.map((t) => (
+                  <li key={t}>{t}</li>
+                ))}
+              </ul>
+            </section>
+          )}
+          <section>
+            <h3>Pages visited</h3>
+            {data.events.filter((e) => e.kind === 'page_view').length === 0 ? (
+              <p class="muted">None recorded.</p>
+            ) : (
+              <ol class="events">
+                {data.events
+                  .filter((e) => e.kind === 'page_view')
+                  .slice(0, 20)
+                  .map((e) => (
+                    <li key={e.id} title={e.url ?? ''}>
+                      <span>{e.title || e.url}</span>
+                      <span class="muted small"> · {formatAgo(e.created_at)}</span>
+                    </li>
+                  ))}
+              </ol>
+            )}
+          </section>
+          {data.events.some((e) => e.kind === 'conversion') && (
+            <section>
+              <h3>Conversions</h3>
+              <ul class="events">
+                {data.events
+                  .filter((e) => e.kind === 'conversion')
+                  .map((e) => (
+                    <li key={e.id}>
+                      <strong>{e.name}</strong>
+                      <span class="muted small"> · {formatDateTime(e.created_at)}</span>
+                    </li>
+                  ))}
+              </ul>
+            </section>
+          )}
+          <section>
+            <h3>Earlier conversations</h3>
+            {data.conversations.filter((c) => c.id !== conversationId).length === 0 ? (
+              <p class="muted">This is the first one.</p>
+            ) : (
+              <ul class="events">
+                {data.conversations
+                  .filter((c) => c.id !== conversationId)
+                  .map((c) => (
+                    <li key={c.id}>
+                      <a href={`#/conversations/${encodeURIComponent(c.id)}`}>{formatDateTime(c.created_at)}</a> <StatusBadge status={c.status} />
+                    </li>
+                  ))}
+              </ul>
+            )}
+          </section>
+        </>
+      )}
+    </aside>
+  );
+}

@@ -1,0 +1,314 @@
+// The dashboard API's shapes (see the dashboard contract). Only what the app reads is typed.
+
+export type Role = 'owner' | 'admin' | 'member';
+export type ConversationStatus = 'active' | 'escalated' | 'resolved' | 'closed';
+export type AuthorKind = 'visitor' | 'assistant' | 'bot' | 'agent' | 'system';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  created_at: string;
+}
+
+export interface Membership {
+  org_id: string;
+  org_name: string;
+  role: Role;
+}
+
+export interface Me {
+  user: User;
+  memberships: Membership[];
+}
+
+export interface Entitlements {
+  seats: number | null;
+  remove_branding: boolean;
+  full_customization: boolean;
+  audit_export: boolean;
+}
+
+export interface OrgInfo {
+  org: { id: string; name: string; plan: 'free' | 'pro'; extra_seats: number; created_at: string };
+  role: Role;
+  entitlements: Entitlements;
+  seats_used: number;
+}
+
+export interface Conversation {
+  id: string;
+  org_id: string;
+  site_id: string;
+  visitor_id: string;
+  status: ConversationStatus;
+  assignee_id: string | null;
+  page_url: string | null;
+  locale: string | null;
+  params: Record<string, unknown>;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+  last_activity_at: string;
+  status_changed_at: string;
+  escalated_at: string | null;
+  first_agent_reply_at: string | null;
+}
+
+export interface InboxItem extends Conversation {
+  visitor_name: string | null;
+  visitor_email: string | null;
+  last_message: { author_kind: AuthorKind; body: string; created_at: string } | null;
+  unread: number;
+  rating: number | null;
+}
+
+export interface Summary {
+  escalated: number;
+  unassigned: number;
+  mine: number;
+  unread_conversations: number;
+}
+
+export interface Citation {
+  article_id: string;
+  title: string;
+  url: string | null;
+}
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  author_kind: AuthorKind;
+  author_id: string | null;
+  body: string;
+  html: string;
+  citations: Citation[];
+  quick_replies: string[];
+  reaction: 'up' | 'down' | null;
+  created_at: string;
+}
+
+export interface Note {
+  id: string;
+  org_id: string;
+  conversation_id: string;
+  author_id: string;
+  body: string;
+  html: string;
+  mentions: string[];
+  created_at: string;
+}
+
+export interface Visitor {
+  id: string;
+  site_id: string;
+  name: string | null;
+  email: string | null;
+  locale: string | null;
+  created_at: string;
+  last_seen_at: string;
+}
+
+export interface Rating {
+  conversation_id: string;
+  stars: number;
+  tags: string[];
+  feedback: string | null;
+  created_at: string;
+}
+
+export interface ConversationDetail {
+  conversation: Conversation;
+  messages: Message[];
+  visitor: Visitor | null;
+  rating: Rating | null;
+  notes: Note[];
+}
+
+export interface VisitorEvent {
+  id: string;
+  kind: 'page_view' | 'conversion';
+  url: string | null;
+  title: string | null;
+  referrer: string | null;
+  name: string | null;
+  props: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface VisitorProfile {
+  visitor: Visitor | null;
+  events: VisitorEvent[];
+  conversations: Conversation[];
+  params: Record<string, unknown>;
+  interests: string[];
+  session_count: number;
+  conversions: number;
+}
+
+export interface CannedResponse {
+  id: string;
+  shortcut: string;
+  title: string;
+  body: string;
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  notify: NotifyPrefs;
+  created_at: string;
+}
+
+export interface NotifyPrefs {
+  email_escalations: boolean;
+  email_mentions: boolean;
+}
+
+export interface Invite {
+  id: string;
+  email: string;
+  role: Role;
+  invited_by: string;
+  created_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+}
+
+export interface Team {
+  members: Member[];
+  invites: Invite[];
+  seats: { used: number; limit: number | null };
+}
+
+export interface PublicInvite {
+  org_name: string;
+  email: string;
+  role: Role;
+  expires_at: string;
+  existing_user: boolean;
+}
+
+export interface SuggestionRule {
+  id: string;
+  url_pattern: string;
+  message: string;
+  triggers: { seconds_on_page?: number; scroll_percent?: number; selector_visible?: string };
+}
+
+export interface Channel {
+  kind: string;
+  label: string;
+  url: string;
+}
+
+export interface WidgetConfig {
+  title: string;
+  primary_color: string;
+  position: 'bottom_right' | 'bottom_left';
+  welcome_heading: string;
+  welcome_subheading: string;
+  greeting: string;
+  language: string;
+  quick_replies: string[];
+  suggestions: SuggestionRule[];
+  channels: Channel[];
+  show_branding: boolean;
+}
+
+export type Provider = { kind: 'extractive' } | { kind: 'openai'; base_url: string; model: string; api_key: string };
+
+export interface AssistantSettings {
+  enabled: boolean;
+  system_prompt: string;
+  provider: Provider;
+  temperature: number;
+  max_tokens: number;
+  welcome_message: string;
+  escalation_keywords: string[];
+  low_confidence: 'offer_person' | 'escalate';
+}
+
+export interface Site {
+  id: string;
+  org_id: string;
+  name: string;
+  public_key: string;
+  allowed_origins: string[];
+  widget: WidgetConfig;
+  widget_draft: WidgetConfig | null;
+  assistant: AssistantSettings;
+  previous_public_key: string | null;
+  previous_key_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Article {
+  id: string;
+  site_id: string;
+  title: string;
+  body: string;
+  locale: string;
+  tags: string[];
+  status: 'draft' | 'published';
+  external_key: string | null;
+  created_at: string;
+  updated_at: string;
+  published_at: string | null;
+}
+
+export interface UnansweredGroup {
+  question: string;
+  count: number;
+  last_asked_at: string;
+  site_id: string;
+  questions: { question: string; conversation_id: string; created_at: string }[];
+}
+
+export interface DayStats {
+  date: string;
+  conversations: number;
+  ai_resolved: number;
+  escalated: number;
+  thumbs_up: number;
+  thumbs_down: number;
+}
+
+export interface Report {
+  from: string;
+  to: string;
+  conversations: number;
+  ai_resolved: number;
+  escalated: number;
+  ai_resolved_share: number;
+  escalated_share: number;
+  first_response_median_ms: number | null;
+  first_response_p90_ms: number | null;
+  ratings: number;
+  average_rating: number | null;
+  rating_distribution: number[];
+  days: DayStats[];
+  busiest_hours: number[];
+}
+
+export interface Insights {
+  top_pages: { url: string; title: string | null; views: number; visitors: number }[];
+  conversions: { name: string; count: number; visitors: number }[];
+}
+
+export interface AuditEvent {
+  id: string;
+  actor_id: string | null;
+  action: string;
+  target_kind: string;
+  target_id: string;
+  ip: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+  created_at: string;
+}
