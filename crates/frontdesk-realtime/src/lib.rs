@@ -119,4 +119,10 @@ pub mod close {
     pub const RATE_LIMITED: u16 = 4009;
     /// Nothing heard from the client (not even a pong) within the idle timeout.
     pub const IDLE_TIMEOUT: u16 = 4010;
+    /// The credentials ended: the agent logged out or the login expired, or the widget's session
+    /// token was revoked. Do not resume with them: log in again / start a new session.
+    pub const SESSION_ENDED: u16 = 4001;
+    /// The agent's organizations changed (a membership was removed or a role lost access):
+    /// reconnect, and the new socket carries what the agent may see now.
+    pub const ACCESS_CHANGED: u16 = 4003;
 }

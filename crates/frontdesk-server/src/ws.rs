@@ -115,6 +115,7 @@ struct WidgetAuth {
     site_id: SiteId,
     org_id: OrgId,
     conversation_id: ConversationId,
+    generation: i64,
     after_seq: Option<i64>,
 }
 
@@ -139,6 +140,7 @@ impl FromRequestParts<AppState> for WidgetAuth {
             site_id: conversation.site_id,
             org_id: conversation.org_id,
             conversation_id: conversation.id,
+            generation: ctx.claims.generation,
             after_seq: q.after_seq,
         })
     }
@@ -148,6 +150,8 @@ impl FromRequestParts<AppState> for WidgetAuth {
 /// (cross-site WebSocket hijacking), and the organizations whose conversations they may read.
 struct AgentAuth {
     user: UserId,
+    /// The login session's token hash, checked again on every heartbeat.
+    session_hash: String,
     /// Organizations whose conversations the agent reads.
     orgs: Vec<OrgId>,
     /// Of those, the ones where the agent may also handle them (typing).
@@ -167,6 +171,9 @@ impl FromRequestParts<AppState> for AgentAuth {
             }
         }
         let Agent { user } = Agent::from_request_parts(parts, st).await?;
+        let session_hash = http::cookie(&parts.headers, http::SESSION_COOKIE)
+            .map(frontdesk_core::keys::hash_token)
+            .unwrap_or_default();
         let memberships = st.chat.store.list_memberships_of_user(user.id).await?;
         let orgs =
             memberships.iter().filter(|m| m.role.allows(Permission::ReadConversations)).map(|m| m.org_id).collect();
@@ -177,7 +184,7 @@ impl FromRequestParts<AppState> for AgentAuth {
             (None, Some(true)) => Some(None),
             _ => None,
         };
-        Ok(AgentAuth { user: user.id, orgs, handles, resume })
+        Ok(AgentAuth { user: user.id, session_hash, orgs, handles, resume })
     }
 }
 
@@ -198,7 +205,12 @@ async fn widget_ws(
     ws: WebSocketUpgrade,
 ) -> Response {
     let initial = auth.after_seq.map(Resume::Seq);
-    let who = Who::Widget { site_id: auth.site_id, org_id: auth.org_id, conversation_id: auth.conversation_id };
+    let who = Who::Widget {
+        site_id: auth.site_id,
+        org_id: auth.org_id,
+        conversation_id: auth.conversation_id,
+        generation: auth.generation,
+    };
     configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial, drain.map(|Extension(d)| d)))
 }
 
@@ -210,7 +222,13 @@ async fn agent_ws(
     ws: WebSocketUpgrade,
 ) -> Response {
     let initial = auth.resume.map(Resume::Offset);
-    let who = Who::Agent { user: auth.user, orgs: auth.orgs, handles: auth.handles, checked: HashMap::new() };
+    let who = Who::Agent {
+        user: auth.user,
+        session_hash: auth.session_hash,
+        orgs: auth.orgs,
+        handles: auth.handles,
+        checked: HashMap::new(),
+    };
     configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial, drain.map(|Extension(d)| d)))
 }
 
@@ -219,9 +237,12 @@ enum Who {
         site_id: SiteId,
         org_id: OrgId,
         conversation_id: ConversationId,
+        /// The token's generation: bumping the conversation's revokes this socket too.
+        generation: i64,
     },
     Agent {
         user: UserId,
+        session_hash: String,
         orgs: Vec<OrgId>,
         handles: Vec<OrgId>,
         /// Conversations already shown to be in one of `orgs`.
@@ -369,6 +390,8 @@ impl Conn {
                 _ = tick.tick() => {
                     if self.heard.elapsed() >= idle {
                         Err(End::Close(close::IDLE_TIMEOUT, "idle timeout"))
+                    } else if let Some(end) = self.revoked().await {
+                        Err(end)
                     } else {
                         self.send_message(socket, Message::Ping(Bytes::new())).await
                     }
@@ -376,6 +399,37 @@ impl Conn {
             };
             if let Err(end) = step {
                 return end;
+            }
+        }
+    }
+
+    /// Whether the credentials the socket was opened with still hold, checked on every
+    /// heartbeat so a logout, a revoked token or a removed membership closes open sockets on
+    /// every node within one heartbeat. A database error keeps the socket (it is not a verdict).
+    async fn revoked(&self) -> Option<End> {
+        let store = &self.st.chat.store;
+        match &self.who {
+            Who::Widget { site_id, conversation_id, generation, .. } => {
+                match store.get_conversation_for_site(*site_id, *conversation_id).await {
+                    Ok(c) if c.token_generation == *generation => None,
+                    Ok(_) | Err(StoreError::NotFound) => Some(End::Close(close::SESSION_ENDED, "session ended")),
+                    Err(_) => None,
+                }
+            }
+            Who::Agent { user, session_hash, orgs, .. } => {
+                let now = self.st.now();
+                match store.get_login_session(session_hash).await {
+                    Ok(s) if s.user_id == *user && now < s.expires_at => {}
+                    Ok(_) | Err(StoreError::NotFound) => {
+                        return Some(End::Close(close::SESSION_ENDED, "logged out: log in again"));
+                    }
+                    Err(_) => return None,
+                }
+                let memberships = store.list_memberships_of_user(*user).await.ok()?;
+                let still = orgs.iter().all(|org| {
+                    memberships.iter().any(|m| m.org_id == *org && m.role.allows(Permission::ReadConversations))
+                });
+                (!still).then_some(End::Close(close::ACCESS_CHANGED, "access changed: reconnect"))
             }
         }
     }
@@ -466,7 +520,7 @@ impl Conn {
                 hub.publish_ephemeral_from(id, *org_id, *conversation_id, make(Party::Visitor, None));
                 None
             }
-            Who::Agent { user, orgs, handles, checked } => match conversation {
+            Who::Agent { user, orgs, handles, checked, .. } => match conversation {
                 None => Some(frames::error("invalid_field", "conversation_id is required")),
                 Some(conversation) => {
                     let org = match checked.get(&conversation) {
@@ -517,7 +571,7 @@ impl Conn {
         let hub = self.st.hub.clone();
         let id = self.guard.id();
         match (&self.who, resume) {
-            (Who::Widget { site_id, org_id, conversation_id }, resume) => {
+            (Who::Widget { site_id, org_id, conversation_id, .. }, resume) => {
                 let after_seq = match resume {
                     Resume::Seq(s) => s.max(0),
                     Resume::Offset(_) => 0,

@@ -241,8 +241,10 @@ impl Ws {
 
     /// The close code the server ends with (frames before it are skipped).
     async fn close_code(&mut self) -> Option<u16> {
+        // One deadline for the whole wait: heartbeat pings must not keep extending it.
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            match tokio::time::timeout(WAIT, self.stream.next()).await.expect("closed within the wait") {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await.expect("closed within the wait") {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return None,
@@ -674,4 +676,38 @@ async fn the_assistant_shows_it_is_thinking_and_streams_its_answer() {
     let first_delta = kinds.iter().position(|k| *k == "message.delta").expect("deltas");
     let last_created = kinds.iter().rposition(|k| *k == "message.created").expect("created");
     assert!(first_delta < last_created, "the stored answer follows its pieces: {kinds:?}");
+}
+
+#[tokio::test]
+async fn logging_out_or_losing_the_membership_closes_open_agent_sockets() {
+    let config = RealtimeConfig { heartbeat_secs: 1, ..quick() };
+    let (node, world, _dir) = single_node("revocation", config).await;
+    let owner = node.agent(OWNER_EMAIL).await;
+    let member = node.agent(MEMBER).await;
+
+    // A second login of the member keeps its socket when the first one logs out.
+    let other_login = node.agent(MEMBER).await;
+    let mut kept = Ws::agent(&node, &other_login, "?live=true").await;
+    let mut socket = Ws::agent(&node, &member, "?live=true").await;
+    assert_eq!(member.post("/api/app/logout", &json!({})).await.status, 204);
+    assert_eq!(socket.close_code().await, Some(4001), "logged out: the socket ends within a heartbeat");
+    kept.send(json!({"type": "ping"})).await;
+    kept.next_of("pong").await;
+
+    // Removed from the organization: the open socket is told its access changed.
+    let me = other_login.get("/api/app/me").await;
+    let member_id = me.body["user"]["id"].as_str().unwrap_or_default().to_owned();
+    let removed =
+        owner.send(reqwest::Method::DELETE, &format!("/api/app/orgs/{}/members/{member_id}", world.org.id), None).await;
+    assert_eq!(removed.status, 204, "{:?}", removed.body);
+    assert_eq!(kept.close_code().await, Some(4003));
+    // And a new socket carries nothing of that organization.
+    let cookie = format!("fd_session={}", other_login.cookie().expect("logged in"));
+    let url = node.ws("/api/app/ws?live=true");
+    let mut fresh = Ws {
+        stream: try_connect(&url, &[("Cookie", &cookie), ("Origin", &node.base)]).await.expect("connect"),
+        offset: 0,
+    };
+    let hello = fresh.next().await;
+    assert_eq!((hello["type"].as_str(), hello["org_ids"].clone()), (Some("hello"), json!([])), "{hello}");
 }
