@@ -518,13 +518,24 @@ pub async fn get_site(
     member: OrgMember,
     Path((_, site_id)): Path<(String, String)>,
 ) -> Result<Json<Site>, ApiError> {
-    member.require(Permission::ReadConversations)?;
-    let site_id: SiteId = parse_id(&site_id, "site")?;
-    let site = st.chat.store.get_site(member.org_id(), site_id).await.map_err(|e| match e {
+    let site = org_site(&st, &member, &site_id, Permission::ReadConversations).await?;
+    Ok(Json(site.redacted()))
+}
+
+/// A site of the member's organization (another organization's is "not found"), when their role
+/// has `permission`.
+pub(crate) async fn org_site(
+    st: &AppState,
+    member: &OrgMember,
+    site_id: &str,
+    permission: Permission,
+) -> Result<Site, ApiError> {
+    member.require(permission)?;
+    let site_id: SiteId = parse_id(site_id, "site")?;
+    st.chat.store.get_site(member.org_id(), site_id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("site"),
         other => other.into(),
-    })?;
-    Ok(Json(site.redacted()))
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -557,12 +568,7 @@ pub async fn update_site(
     Path((_, site_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateSiteRequest>,
 ) -> Result<Json<Site>, ApiError> {
-    member.require(Permission::ManageSites)?;
-    let site_id: SiteId = parse_id(&site_id, "site")?;
-    let mut site = st.chat.store.get_site(member.org_id(), site_id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("site"),
-        other => other.into(),
-    })?;
+    let mut site = org_site(&st, &member, &site_id, Permission::ManageSites).await?;
     let mut changed = Vec::new();
     if let Some(name) = body.name {
         site.name = validate::short_text("name", &name, crate::admin::MAX_NAME_CHARS)?;

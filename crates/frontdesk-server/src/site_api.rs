@@ -2,10 +2,9 @@
 //! edited as a draft and goes live on publish; keys rotate without breaking pages that still
 //! carry the old snippet for a day.
 
-use crate::app_api::{OrgMember, audit, parse_id};
+use crate::app_api::{OrgMember, audit, org_site};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::ClientMeta;
-use crate::http;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -13,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use frontdesk_core::model::{Site, WidgetConfig, WidgetPosition};
 use frontdesk_core::roles::Permission;
-use frontdesk_core::store::StoreError;
 use frontdesk_core::{CoreError, OrgId, SiteId, keys};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -115,12 +113,7 @@ pub(crate) async fn validated_widget(
 }
 
 async fn managed_site(st: &AppState, member: &OrgMember, site_id: &str) -> Result<Site, ApiError> {
-    member.require(Permission::ManageSites)?;
-    let site_id: SiteId = parse_id(site_id, "site")?;
-    st.chat.store.get_site(member.org_id(), site_id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("site"),
-        other => other.into(),
-    })
+    org_site(st, member, site_id, Permission::ManageSites).await
 }
 
 async fn save(st: &AppState, mut site: Site) -> Result<Site, ApiError> {
@@ -220,17 +213,8 @@ pub async fn embed(
     headers: HeaderMap,
     Path((_, site_id)): Path<(String, String)>,
 ) -> Result<Json<Embed>, ApiError> {
-    member.require(Permission::ReadConversations)?;
-    let site_id: SiteId = parse_id(&site_id, "site")?;
-    let site = st.chat.store.get_site(member.org_id(), site_id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("site"),
-        other => other.into(),
-    })?;
-    let host = http::header_str(&headers, &axum::http::header::HOST);
-    let api_url = http::own_origins(st.public_origin.as_deref(), host)
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "set server.public_url: the request names no host"))?;
+    let site = org_site(&st, &member, &site_id, Permission::ReadConversations).await?;
+    let api_url = st.own_origin(&headers)?;
     let position = match site.widget.position {
         WidgetPosition::BottomRight => "bottom-right",
         WidgetPosition::BottomLeft => "bottom-left",

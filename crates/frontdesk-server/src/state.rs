@@ -104,6 +104,14 @@ impl Inner {
         }
     }
 
+    /// This server's origin for links (the configured public URL, else the request's Host).
+    pub fn own_origin(&self, headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
+        let host = crate::http::header_str(headers, &axum::http::header::HOST);
+        crate::http::own_origins(self.public_origin.as_deref(), host).into_iter().next().ok_or_else(|| {
+            ApiError::new(crate::error::ErrorCode::Conflict, "set server.public_url: the request names no host")
+        })
+    }
+
     /// What the organization's plan allows (everything when billing is off).
     pub fn entitlements(&self, org: &frontdesk_core::model::Organization) -> frontdesk_core::plans::Entitlements {
         match self.config.billing {

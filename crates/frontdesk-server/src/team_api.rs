@@ -4,7 +4,6 @@
 use crate::app_api::{Agent, MeResponse, OrgMember, audit, me_response, parse_id, start_login};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ClientMeta};
-use crate::http;
 use crate::state::AppState;
 use crate::token::TokenCodec;
 use axum::extract::{FromRequestParts, Path, State};
@@ -135,14 +134,6 @@ pub struct InviteCreated {
     pub link: String,
 }
 
-fn own_origin(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let host = http::header_str(headers, &axum::http::header::HOST);
-    http::own_origins(st.public_origin.as_deref(), host)
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "set server.public_url: the request names no host"))
-}
-
 /// Invites someone by email. Refused with `plan_limit` when the plan's seats are used up.
 #[utoipa::path(post, path = "/api/app/orgs/{org_id}/invites", tag = "app", security(("session_cookie" = [])),
     params(("org_id" = OrgId, Path)),
@@ -198,11 +189,8 @@ pub async fn create_invite(
         StoreError::Conflict(_) => ApiError::new(ErrorCode::Conflict, "this email has a pending invitation already"),
         other => other.into(),
     })?;
-    let link = format!(
-        "{}/app/#/invite/{}",
-        own_origin(&st, &headers)?,
-        st.tokens.sign_invite(invite.id.0, invite.expires_at)
-    );
+    let link =
+        format!("{}/app/#/invite/{}", st.own_origin(&headers)?, st.tokens.sign_invite(invite.id.0, invite.expires_at));
     crate::notify::send_invite(&st, &org, &member.user.name, &invite, &link).await;
     let details = serde_json::json!({ "email": invite.email, "role": invite.role });
     audit(&st, org.id, Some(member.user.id), "team.invite", ("invite", invite.id.to_string()), &meta, details).await;

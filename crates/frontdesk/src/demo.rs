@@ -56,7 +56,9 @@ pub async fn run(
 
     println!();
     println!("  Frontdesk demo is running at {}", info.url);
+    println!("  Dashboard:     {}/app/", info.url);
     println!("  Owner login:   {} / {}", info.owner_email, info.owner_password);
+    println!("  Agent login:   {} / {}", info.member_email, info.member_password);
     println!("  Site key:      {}", info.site_key);
     println!("  Demo shop:     {}/demo?key={}", info.url, info.site_key);
     println!("  Details:       {}", info_path.display());
