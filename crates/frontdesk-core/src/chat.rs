@@ -82,6 +82,8 @@ impl Chat {
                     name: None,
                     email: None,
                     locale: locale.clone(),
+                    user_id: None,
+                    verified: false,
                     created_at: now,
                     last_seen_at: now,
                 };

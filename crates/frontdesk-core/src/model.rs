@@ -275,8 +275,24 @@ pub struct Visitor {
     pub name: Option<String>,
     pub email: Option<String>,
     pub locale: Option<String>,
+    /// The site's own id for this person, from the widget's `identify`.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Whether `user_id` came with a valid HMAC of the site's secret (identity verification).
+    #[serde(default)]
+    pub verified: bool,
     pub created_at: Timestamp,
     pub last_seen_at: Timestamp,
+}
+
+/// What the widget's `identify` tells about the visitor; `None` keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VisitorIdentity {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    /// Only meaningful with `user_id`: it was verified.
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

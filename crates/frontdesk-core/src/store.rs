@@ -174,6 +174,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_visitor(&self, visitor: &Visitor) -> StoreResult<()>;
     async fn get_visitor(&self, site_id: SiteId, id: VisitorId) -> StoreResult<Visitor>;
     async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()>;
+    /// Records what `identify` said: given fields replace the stored ones; a given `user_id` also
+    /// sets `verified`. `NotFound` for another site's visitor.
+    async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, identity: &VisitorIdentity) -> StoreResult<Visitor>;
     /// `NotFound` when the visitor is not one of the event's site.
     async fn append_visitor_event(&self, event: &VisitorEvent) -> StoreResult<()>;
     /// Newest first, at most `limit` (capped at 500); empty for another site's visitor.

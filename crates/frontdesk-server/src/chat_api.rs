@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/chat/history/{session_id}", get(history))
         .route("/api/chat/visitor/sessions", get(visitor_sessions))
         .route("/api/chat/events", post(record_event))
+        .route("/api/chat/identify", post(crate::identity::identify))
 }
 
 /// Set by [`SiteCtx`] once it knows whether the site allows the request's Origin; read by the

@@ -20,6 +20,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_credentials", 401, "Wrong email or password."),
     ("origin_not_allowed", 403, "The request's Origin is not in the site's allowed origins."),
     ("csrf_rejected", 403, "A state-changing request without this server's own Origin."),
+    (
+        "identity_invalid",
+        403,
+        "The identify call's user_hash is not the HMAC-SHA256 of user_id with the site's secret.",
+    ),
     ("forbidden", 403, "Your role in the organization does not allow this."),
     ("not_found", 404, "No such thing here (other tenants' things are never found)."),
     ("method_not_allowed", 405, "The path exists but not with this method."),
@@ -51,6 +56,7 @@ pub enum ErrorCode {
     InvalidCredentials,
     OriginNotAllowed,
     CsrfRejected,
+    IdentityInvalid,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -67,7 +73,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::MalformedRequest,
         Self::MissingApiKey,
         Self::InvalidApiKey,
@@ -77,6 +83,7 @@ impl ErrorCode {
         Self::InvalidCredentials,
         Self::OriginNotAllowed,
         Self::CsrfRejected,
+        Self::IdentityInvalid,
         Self::Forbidden,
         Self::NotFound,
         Self::MethodNotAllowed,

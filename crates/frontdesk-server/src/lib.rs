@@ -12,6 +12,7 @@ pub mod env;
 pub mod error;
 mod extract;
 pub mod http;
+mod identity;
 mod inbox_api;
 mod kb_api;
 pub mod knowledge;

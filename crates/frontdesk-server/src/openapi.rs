@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         chat_api::react,
         chat_api::visitor_sessions,
         chat_api::record_event,
+        crate::identity::identify,
         app_api::login,
         app_api::logout,
         app_api::me,

@@ -62,6 +62,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     settings_compare_and_set(&c).await;
     let w = orgs_team_and_sites(&c).await;
     invitations(&c, &w).await;
+    visitor_identity(&c, &w).await;
     conversation_times(&c).await;
     let f = inbox_fixture(&c, &w).await;
     inbox_lists(&c, &w, &f).await;
@@ -167,6 +168,8 @@ impl Ctx {
             name: name.map(str::to_owned),
             email: email.map(str::to_owned),
             locale: None,
+            user_id: None,
+            verified: false,
             created_at: now,
             last_seen_at: now,
         };
@@ -367,6 +370,30 @@ async fn settings_compare_and_set(c: &Ctx) {
 }
 
 // --- Organizations, the team and sites.
+
+/// `identify`: given fields replace, missing ones stay, `verified` follows `user_id`, and another
+/// site's visitor is not found.
+async fn visitor_identity(c: &Ctx, w: &World) {
+    let s = c.s();
+    let v = c.visitor(w.site_a.id, Some("Anon"), None).await;
+    let named = VisitorIdentity { email: Some("eve@example.com".to_owned()), ..Default::default() };
+    let got = ok(s.identify_visitor(w.site_a.id, v.id, &named).await, "identify with an email");
+    assert_eq!((got.name.as_deref(), got.email.as_deref()), (Some("Anon"), Some("eve@example.com")));
+    assert_eq!((got.user_id.as_deref(), got.verified), (None, false));
+    let verified = VisitorIdentity { user_id: Some("u-42".to_owned()), verified: true, ..Default::default() };
+    let got = ok(s.identify_visitor(w.site_a.id, v.id, &verified).await, "identify verified");
+    assert_eq!((got.user_id.as_deref(), got.verified, got.email.as_deref()), (Some("u-42"), true, Some("eve@example.com")));
+    // A later identify without a user id keeps the verified one; a new unverified user id clears it.
+    let renamed = VisitorIdentity { name: Some("Eve".to_owned()), ..Default::default() };
+    let got = ok(s.identify_visitor(w.site_a.id, v.id, &renamed).await, "rename");
+    assert_eq!((got.name.as_deref(), got.verified), (Some("Eve"), true));
+    let unverified = VisitorIdentity { user_id: Some("u-43".to_owned()), verified: false, ..Default::default() };
+    let got = ok(s.identify_visitor(w.site_a.id, v.id, &unverified).await, "unverified user id");
+    assert_eq!((got.user_id.as_deref(), got.verified), (Some("u-43"), false));
+    let read = ok(s.get_visitor(w.site_a.id, v.id).await, "read back");
+    assert_eq!(read, got);
+    assert!(matches!(s.identify_visitor(w.site_b.id, v.id, &renamed).await, Err(StoreError::NotFound)));
+}
 
 struct World {
     org_a: Organization,

@@ -199,7 +199,7 @@ macro_rules! site_cols {
 }
 macro_rules! visitor_cols {
     () => {
-        "id, site_id, name, email, locale, created_at, last_seen_at"
+        "id, site_id, name, email, locale, user_id, verified, created_at, last_seen_at"
     };
 }
 macro_rules! conversation_cols {
@@ -304,6 +304,8 @@ fn visitor_from_row(row: &PgRow) -> StoreResult<Visitor> {
         name: get(row, "name")?,
         email: get(row, "email")?,
         locale: get(row, "locale")?,
+        user_id: get(row, "user_id")?,
+        verified: get(row, "verified")?,
         created_at: ts_at(row, "created_at")?,
         last_seen_at: ts_at(row, "last_seen_at")?,
     })
@@ -797,12 +799,14 @@ impl Store for PgStore {
     }
 
     async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
             .bind(v.id.0)
             .bind(v.site_id.0)
             .bind(&v.name)
             .bind(&v.email)
             .bind(&v.locale)
+            .bind(&v.user_id)
+            .bind(v.verified)
             .bind(v.created_at.0)
             .bind(v.last_seen_at.0)
             .execute(&self.pool)
@@ -831,6 +835,26 @@ impl Store for PgStore {
                 .await
                 .map_err(map_err)?;
         expect_one_row(done)
+    }
+
+    async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
+        // One statement: the given fields replace, the others stay; `verified` follows `user_id`.
+        let row = sqlx::query(concat!(
+            "UPDATE visitors SET name = COALESCE($1, name), email = COALESCE($2, email), ",
+            "verified = CASE WHEN $3::text IS NULL THEN verified ELSE $4 END, user_id = COALESCE($3, user_id) ",
+            "WHERE id = $5 AND site_id = $6 RETURNING ",
+            visitor_cols!()
+        ))
+        .bind(&who.name)
+        .bind(&who.email)
+        .bind(&who.user_id)
+        .bind(who.verified)
+        .bind(id.0)
+        .bind(site_id.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        visitor_from_row(&row)
     }
 
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {

@@ -334,6 +334,8 @@ mod dashboard {
             name: Some(format!("Visitor of {name}")),
             email: Some(format!("visitor@{name}.example")),
             locale: None,
+            user_id: None,
+            verified: false,
             created_at: Timestamp(T0),
             last_seen_at: Timestamp(T0),
         };
@@ -908,6 +910,8 @@ mod dashboard {
             name: None,
             email: None,
             locale: None,
+            user_id: None,
+            verified: false,
             created_at: Timestamp(T0),
             last_seen_at: Timestamp(T0),
         };

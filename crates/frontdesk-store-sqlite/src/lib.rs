@@ -258,7 +258,7 @@ macro_rules! site_cols {
 }
 macro_rules! visitor_cols {
     () => {
-        "id, site_id, name, email, locale, created_at, last_seen_at"
+        "id, site_id, name, email, locale, user_id, verified, created_at, last_seen_at"
     };
 }
 macro_rules! conversation_cols {
@@ -363,6 +363,8 @@ fn visitor_from_row(row: &SqliteRow) -> StoreResult<Visitor> {
         name: get(row, "name")?,
         email: get(row, "email")?,
         locale: get(row, "locale")?,
+        user_id: get(row, "user_id")?,
+        verified: get::<i64>(row, "verified")? != 0,
         created_at: ts_at(row, "created_at")?,
         last_seen_at: ts_at(row, "last_seen_at")?,
     })
@@ -852,12 +854,14 @@ impl Store for SqliteStore {
     }
 
     async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?)"))
+        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(id(v.id.0))
             .bind(id(v.site_id.0))
             .bind(&v.name)
             .bind(&v.email)
             .bind(&v.locale)
+            .bind(&v.user_id)
+            .bind(i64::from(v.verified))
             .bind(v.created_at.0)
             .bind(v.last_seen_at.0)
             .execute(&self.writer)
@@ -885,6 +889,27 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         expect_one_row(done)
+    }
+
+    async fn identify_visitor(&self, site_id: SiteId, visitor_id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
+        // One statement: the given fields replace, the others stay; `verified` follows `user_id`.
+        let row = sqlx::query(concat!(
+            "UPDATE visitors SET name = COALESCE(?, name), email = COALESCE(?, email), ",
+            "verified = CASE WHEN ? IS NULL THEN verified ELSE ? END, user_id = COALESCE(?, user_id) ",
+            "WHERE id = ? AND site_id = ? RETURNING ",
+            visitor_cols!()
+        ))
+        .bind(&who.name)
+        .bind(&who.email)
+        .bind(&who.user_id)
+        .bind(i64::from(who.verified))
+        .bind(&who.user_id)
+        .bind(id(visitor_id.0))
+        .bind(id(site_id.0))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(map_err)?;
+        visitor_from_row(&row)
     }
 
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {

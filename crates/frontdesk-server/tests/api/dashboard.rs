@@ -602,6 +602,63 @@ async fn wait_for_mail(smtp: &SmtpSink, pred: impl Fn(&ReceivedMail) -> bool) ->
     }
 }
 
+fn user_hash(secret: &str, user_id: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(user_id.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The widget's `identify`: the name reaches the inbox; a user id is verified only with the
+/// site's own HMAC.
+async fn identify_suite(server: &TestServer) {
+    let member = server.login(MEMBER_EMAIL).await;
+    let client = server.browser();
+    let s = conversation(&client, "Hello there").await;
+    let identify = |body: Value| {
+        let client = client.clone();
+        let token = s.token.clone();
+        async move { client.post("/api/chat/identify", Some(&token), &body).await }
+    };
+    let named = identify(json!({"session_id": s.id, "name": "Ada Lovelace", "email": "Ada@Example.com"})).await;
+    assert_eq!(named.status, 200, "{:?}", named.body);
+    assert_eq!((named.body["email"].clone(), named.body["verified"].clone()), (json!("ada@example.com"), json!(false)));
+    let inbox = member.get(&format!("/api/app/orgs/{}/conversations", server.org.id)).await;
+    let row = inbox.body["conversations"].as_array().and_then(|c| c.iter().find(|c| c["id"] == s.id.as_str())).cloned();
+    assert_eq!(row.map(|r| r["visitor_name"].clone()), Some(json!("Ada Lovelace")));
+
+    let forged =
+        identify(json!({"session_id": s.id, "user_id": "u-1", "user_hash": user_hash("sk_wrong", "u-1")})).await;
+    assert_error(&forged, 403, "identity_invalid");
+    let other_user =
+        identify(json!({"session_id": s.id, "user_id": "u-2", "user_hash": user_hash(&server.site.secret, "u-1")}))
+            .await;
+    assert_error(&other_user, 403, "identity_invalid");
+    let good =
+        identify(json!({"session_id": s.id, "user_id": "u-1", "user_hash": user_hash(&server.site.secret, "u-1")}))
+            .await;
+    assert_eq!(
+        (good.status, good.body["verified"].clone(), good.body["name"].clone()),
+        (200, json!(true), json!("Ada Lovelace"))
+    );
+    let unsigned = identify(json!({"session_id": s.id, "user_id": "u-3"})).await;
+    assert_eq!((unsigned.body["user_id"].clone(), unsigned.body["verified"].clone()), (json!("u-3"), json!(false)));
+    assert_error(&identify(json!({"session_id": s.id, "user_hash": "00"})).await, 422, "invalid_field");
+    assert_error(&identify(json!({"session_id": s.id, "email": "not an email"})).await, 422, "invalid_field");
+    // Another session's token, or another site's key, never reaches this visitor.
+    let other = client.start().await;
+    let stolen =
+        client.post("/api/chat/identify", Some(&other.token), &json!({"session_id": s.id, "name": "Mallory"})).await;
+    assert_eq!(stolen.status, 401, "{:?}", stolen.body);
+    let elsewhere = server
+        .other_client()
+        .post("/api/chat/identify", Some(&s.token), &json!({"session_id": s.id, "name": "Mallory"}))
+        .await;
+    assert!(matches!(elsewhere.status, 401 | 403 | 404), "{:?}", elsewhere.body);
+    let detail = member.get(&format!("/api/app/orgs/{}/conversations/{}", server.org.id, s.id)).await;
+    assert_eq!(detail.body["visitor"]["name"], "Ada Lovelace");
+}
+
 fn smtp_config(smtp: &SmtpSink) -> ServerConfig {
     let mut config = roomy_config();
     config.smtp =
@@ -615,6 +672,7 @@ async fn dashboard_suites(backend: Backend, name: &str) {
         return;
     };
     inbox_suite(&server).await;
+    identify_suite(&server).await;
     team_suite(&server, &smtp).await;
     free_plan_suite(&server).await;
     email_alerts_suite(&server, &smtp).await;

@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/chat/history/{session_id}", &["get"]),
     ("/api/chat/visitor/sessions", &["get"]),
     ("/api/chat/events", &["post"]),
+    ("/api/chat/identify", &["post"]),
     ("/api/app/login", &["post"]),
     ("/api/app/logout", &["post"]),
     ("/api/app/me", &["get"]),
@@ -311,6 +312,9 @@ impl Store for GatedStore {
     }
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.inner.append_audit(event).await
+    }
+    async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
+        self.inner.identify_visitor(site_id, id, who).await
     }
     async fn append_visitor_event(&self, event: &VisitorEvent) -> StoreResult<()> {
         self.inner.append_visitor_event(event).await

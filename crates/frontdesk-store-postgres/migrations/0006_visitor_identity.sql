@@ -1,0 +1,5 @@
+-- The widget's `identify`: the site's own user id for the visitor, and whether it came with a
+-- valid HMAC of the site's secret. Several visitors (devices) may carry one user id.
+ALTER TABLE visitors ADD COLUMN user_id TEXT;
+ALTER TABLE visitors ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX visitors_site_user ON visitors (site_id, user_id) WHERE user_id IS NOT NULL;
