@@ -236,6 +236,10 @@ pub struct Site {
     pub previous_public_key: Option<String>,
     #[serde(default)]
     pub previous_key_expires_at: Option<Timestamp>,
+    /// Identity verification enforced: `identify` must carry a valid `user_hash`, and only a
+    /// verified user id links a visitor's history across devices.
+    #[serde(default)]
+    pub require_verified_identity: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -176,7 +176,15 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()>;
     /// Records what `identify` said: given fields replace the stored ones; a given `user_id` also
     /// sets `verified`. `NotFound` for another site's visitor.
-    async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, identity: &VisitorIdentity) -> StoreResult<Visitor>;
+    async fn identify_visitor(
+        &self,
+        site_id: SiteId,
+        id: VisitorId,
+        identity: &VisitorIdentity,
+    ) -> StoreResult<Visitor>;
+    /// The site's visitors (devices) that carry this user id *verified*, oldest first, at most
+    /// 50: the visitors whose history is one person's.
+    async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>>;
     /// `NotFound` when the visitor is not one of the event's site.
     async fn append_visitor_event(&self, event: &VisitorEvent) -> StoreResult<()>;
     /// Newest first, at most `limit` (capped at 500); empty for another site's visitor.

@@ -92,6 +92,7 @@ impl Fixture {
             assistant: Default::default(),
             previous_public_key: None,
             previous_key_expires_at: None,
+            require_verified_identity: false,
             created_at: now,
             updated_at: now,
         };

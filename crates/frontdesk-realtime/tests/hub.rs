@@ -51,6 +51,7 @@ async fn fixture(name: &str) -> Fixture {
         assistant: Default::default(),
         previous_public_key: None,
         previous_key_expires_at: None,
+        require_verified_identity: false,
         created_at: chat.clock.now(),
         updated_at: chat.clock.now(),
     };

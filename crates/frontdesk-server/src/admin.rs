@@ -136,6 +136,7 @@ pub(crate) async fn create_site_with_widget(
         assistant: Default::default(),
         previous_public_key: None,
         previous_key_expires_at: None,
+        require_verified_identity: false,
         created_at: now,
         updated_at: now,
     };

@@ -546,6 +546,9 @@ pub struct UpdateSiteRequest {
     pub widget: Option<WidgetConfig>,
     /// The AI assistant's settings. An `api_key` equal to the mask responses show keeps the stored key.
     pub assistant: Option<AssistantSettings>,
+    /// Refuse `identify` without a valid `user_hash`; link history across devices only by a
+    /// verified user id.
+    pub require_verified_identity: Option<bool>,
 }
 
 /// Changes a site's name, allowed origins, assistant configuration, or its widget *draft*
@@ -582,6 +585,10 @@ pub async fn update_site(
         // The dashboard edits a draft; widgets keep reading the published one until publish.
         site.widget_draft = Some(crate::site_api::validated_widget(&st, member.org_id(), widget).await?);
         changed.push("widget_draft");
+    }
+    if let Some(required) = body.require_verified_identity {
+        site.require_verified_identity = required;
+        changed.push("require_verified_identity");
     }
     if let Some(mut assistant) = body.assistant {
         validate_assistant(&assistant)?;

@@ -490,8 +490,9 @@ pub struct VisitorSessionsResponse {
     pub sessions: Vec<VisitorSession>,
 }
 
-/// The sessions of the token's visitor on this site (for the widget's history view). Lists them
-/// only: no tokens for the other sessions are handed out.
+/// The sessions of the token's visitor on this site (for the widget's history view), and of the
+/// same person's other devices when the visitor's user id is verified. Lists them only: no tokens
+/// for the other sessions are handed out.
 #[utoipa::path(get, path = "/api/chat/visitor/sessions", tag = "chat", security(("api_key" = [], "session_token" = [])),
     responses(
         (status = 200, body = VisitorSessionsResponse),
@@ -505,13 +506,25 @@ pub async fn visitor_sessions(
 ) -> Result<Json<VisitorSessionsResponse>, ApiError> {
     // The token's own session names the visitor; another site's session is "not found".
     let current = authorize(&st, &ctx, ctx.claims.session_id).await?;
-    let filter = ConversationFilter {
-        site_id: Some(ctx.site.id),
-        visitor_id: Some(current.visitor_id),
-        limit: VISITOR_SESSIONS_LIMIT,
-        ..ConversationFilter::default()
+    // The person's other devices count only through a verified user id: an email or an
+    // unverified id anyone can type never opens someone else's history.
+    let visitor = st.chat.store.get_visitor(ctx.site.id, current.visitor_id).await?;
+    let visitors = match visitor.user_id.as_deref().filter(|_| visitor.verified) {
+        Some(user_id) => st.chat.store.verified_visitors(ctx.site.id, user_id).await?,
+        None => vec![current.visitor_id],
     };
-    let conversations = st.chat.store.list_conversations(ctx.site.org_id, &filter).await?;
+    let mut conversations = Vec::new();
+    for visitor_id in visitors {
+        let filter = ConversationFilter {
+            site_id: Some(ctx.site.id),
+            visitor_id: Some(visitor_id),
+            limit: VISITOR_SESSIONS_LIMIT,
+            ..ConversationFilter::default()
+        };
+        conversations.extend(st.chat.store.list_conversations(ctx.site.org_id, &filter).await?);
+    }
+    conversations.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+    conversations.truncate(usize::try_from(VISITOR_SESSIONS_LIMIT).unwrap_or(usize::MAX));
     let mut sessions = Vec::with_capacity(conversations.len());
     for c in conversations {
         let last =

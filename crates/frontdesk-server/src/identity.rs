@@ -74,7 +74,8 @@ fn field(name: &str, message: &str) -> ApiError {
     ApiError::invalid_field(Some(name.to_owned()), message)
 }
 
-/// Tells the server who the visitor is; a `user_hash` that does not match is refused.
+/// Tells the server who the visitor is; a `user_hash` that does not match is refused, and so is
+/// any identify without one when the site requires verified identities.
 #[utoipa::path(post, path = "/api/chat/identify", tag = "chat", security(("api_key" = [], "session_token" = [])),
     request_body = IdentifyRequest,
     responses(
@@ -117,6 +118,12 @@ pub async fn identify(
         (None, Some(_)) => return Err(field("user_hash", "comes with a user_id")),
         (_, None) => false,
     };
+    if ctx.site.require_verified_identity && !verified {
+        return Err(ApiError::new(
+            ErrorCode::IdentityInvalid,
+            "this site requires a verified identity: send user_id with user_hash",
+        ));
+    }
     let identity = VisitorIdentity { name, email, user_id, verified };
     let visitor = st.chat.store.identify_visitor(ctx.site.id, conversation.visitor_id, &identity).await?;
     Ok(Json(visitor.into()))

@@ -149,6 +149,7 @@ impl Ctx {
             assistant: AssistantSettings::default(),
             previous_public_key: None,
             previous_key_expires_at: None,
+            require_verified_identity: false,
             created_at: now,
             updated_at: now,
         }
@@ -382,7 +383,10 @@ async fn visitor_identity(c: &Ctx, w: &World) {
     assert_eq!((got.user_id.as_deref(), got.verified), (None, false));
     let verified = VisitorIdentity { user_id: Some("u-42".to_owned()), verified: true, ..Default::default() };
     let got = ok(s.identify_visitor(w.site_a.id, v.id, &verified).await, "identify verified");
-    assert_eq!((got.user_id.as_deref(), got.verified, got.email.as_deref()), (Some("u-42"), true, Some("eve@example.com")));
+    assert_eq!(
+        (got.user_id.as_deref(), got.verified, got.email.as_deref()),
+        (Some("u-42"), true, Some("eve@example.com"))
+    );
     // A later identify without a user id keeps the verified one; a new unverified user id clears it.
     let renamed = VisitorIdentity { name: Some("Eve".to_owned()), ..Default::default() };
     let got = ok(s.identify_visitor(w.site_a.id, v.id, &renamed).await, "rename");
@@ -392,6 +396,19 @@ async fn visitor_identity(c: &Ctx, w: &World) {
     assert_eq!((got.user_id.as_deref(), got.verified), (Some("u-43"), false));
     let read = ok(s.get_visitor(w.site_a.id, v.id).await, "read back");
     assert_eq!(read, got);
+    // Only verified carriers of a user id are one person's devices, per site.
+    let phone = c.visitor(w.site_a.id, None, None).await;
+    ok(s.identify_visitor(w.site_a.id, phone.id, &verified).await, "the phone verifies as u-42");
+    let laptop = c.visitor(w.site_a.id, None, None).await;
+    ok(s.identify_visitor(w.site_a.id, laptop.id, &verified).await, "the laptop too");
+    let claimed = c.visitor(w.site_a.id, None, None).await;
+    let unverified_42 = VisitorIdentity { user_id: Some("u-42".to_owned()), verified: false, ..Default::default() };
+    ok(s.identify_visitor(w.site_a.id, claimed.id, &unverified_42).await, "a claim without proof");
+    let elsewhere = c.visitor(w.site_b.id, None, None).await;
+    ok(s.identify_visitor(w.site_b.id, elsewhere.id, &verified).await, "the same id on another site");
+    let linked = ok(s.verified_visitors(w.site_a.id, "u-42").await, "linked visitors");
+    assert_eq!(linked, vec![phone.id, laptop.id], "v now claims u-43; the unverified claim and site B are out");
+    assert!(ok(s.verified_visitors(w.site_a.id, "nobody").await, "none").is_empty());
     assert!(matches!(s.identify_visitor(w.site_b.id, v.id, &renamed).await, Err(StoreError::NotFound)));
 }
 

@@ -314,6 +314,7 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         assistant: AssistantSettings::default(),
         previous_public_key: None,
         previous_key_expires_at: None,
+        require_verified_identity: false,
         created_at: clock.now(),
         updated_at: clock.now(),
     };
@@ -328,6 +329,7 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         widget_draft: None,
         previous_public_key: None,
         previous_key_expires_at: None,
+        require_verified_identity: false,
         // The stored API key must come back: only API responses mask it.
         assistant: AssistantSettings {
             system_prompt: "You are Globex's helper.".to_owned(),

@@ -3,3 +3,6 @@
 ALTER TABLE visitors ADD COLUMN user_id TEXT;
 ALTER TABLE visitors ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX visitors_site_user ON visitors (site_id, user_id) WHERE user_id IS NOT NULL;
+
+-- Identity verification enforced per site.
+ALTER TABLE sites ADD COLUMN require_verified_identity BOOLEAN NOT NULL DEFAULT false;

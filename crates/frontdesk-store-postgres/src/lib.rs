@@ -194,7 +194,7 @@ macro_rules! session_cols {
 macro_rules! site_cols {
     () => {
         "id, org_id, name, public_key, secret, allowed_origins, widget, widget_draft, assistant, previous_public_key, \
-         previous_key_expires_at, created_at, updated_at"
+         previous_key_expires_at, require_verified_identity, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
@@ -292,6 +292,7 @@ fn site_from_row(row: &PgRow) -> StoreResult<Site> {
         assistant: json_at(row, "assistant")?,
         previous_public_key: get(row, "previous_public_key")?,
         previous_key_expires_at: opt_ts_at(row, "previous_key_expires_at")?,
+        require_verified_identity: get(row, "require_verified_identity")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -709,7 +710,7 @@ impl Store for PgStore {
         sqlx::query(concat!(
             "INSERT INTO sites (",
             site_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(site.id.0)
         .bind(site.org_id.0)
@@ -723,6 +724,7 @@ impl Store for PgStore {
         .bind(Json(&site.assistant))
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
+        .bind(site.require_verified_identity)
         .bind(site.created_at.0)
         .bind(site.updated_at.0)
         .execute(&self.pool)
@@ -778,7 +780,7 @@ impl Store for PgStore {
         let done = sqlx::query(
             "UPDATE sites SET name = $1, public_key = $2, secret = $3, allowed_origins = $4, widget = $5, \
              assistant = $6, updated_at = $7, widget_draft = $10, previous_public_key = $11, \
-             previous_key_expires_at = $12 WHERE id = $8 AND org_id = $9",
+             previous_key_expires_at = $12, require_verified_identity = $13 WHERE id = $8 AND org_id = $9",
         )
         .bind(&site.name)
         .bind(&site.public_key)
@@ -792,6 +794,7 @@ impl Store for PgStore {
         .bind(site.widget_draft.as_ref().map(Json))
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
+        .bind(site.require_verified_identity)
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -799,19 +802,23 @@ impl Store for PgStore {
     }
 
     async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-            .bind(v.id.0)
-            .bind(v.site_id.0)
-            .bind(&v.name)
-            .bind(&v.email)
-            .bind(&v.locale)
-            .bind(&v.user_id)
-            .bind(v.verified)
-            .bind(v.created_at.0)
-            .bind(v.last_seen_at.0)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(concat!(
+            "INSERT INTO visitors (",
+            visitor_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(v.id.0)
+        .bind(v.site_id.0)
+        .bind(&v.name)
+        .bind(&v.email)
+        .bind(&v.locale)
+        .bind(&v.user_id)
+        .bind(v.verified)
+        .bind(v.created_at.0)
+        .bind(v.last_seen_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
@@ -855,6 +862,18 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         visitor_from_row(&row)
+    }
+
+    async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
+        let rows = sqlx::query(
+            "SELECT id FROM visitors WHERE site_id = $1 AND user_id = $2 AND verified ORDER BY created_at, id LIMIT 50",
+        )
+        .bind(site_id.0)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| Ok(VisitorId(get(r, "id")?))).collect()
     }
 
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {

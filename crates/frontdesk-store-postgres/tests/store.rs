@@ -302,6 +302,7 @@ mod dashboard {
             assistant: AssistantSettings::default(),
             previous_public_key: None,
             previous_key_expires_at: None,
+            require_verified_identity: false,
             created_at: Timestamp(T0),
             updated_at: Timestamp(T0),
         }

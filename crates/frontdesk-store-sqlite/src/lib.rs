@@ -253,7 +253,7 @@ macro_rules! session_cols {
 macro_rules! site_cols {
     () => {
         "id, org_id, name, public_key, secret, allowed_origins, widget, widget_draft, assistant, previous_public_key, \
-         previous_key_expires_at, created_at, updated_at"
+         previous_key_expires_at, require_verified_identity, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
@@ -351,6 +351,7 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         assistant: json_at(row, "assistant")?,
         previous_public_key: get(row, "previous_public_key")?,
         previous_key_expires_at: opt_ts_at(row, "previous_key_expires_at")?,
+        require_verified_identity: get::<i64>(row, "require_verified_identity")? != 0,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -764,23 +765,28 @@ impl Store for SqliteStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO sites (", site_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(id(site.id.0))
-            .bind(id(site.org_id.0))
-            .bind(&site.name)
-            .bind(&site.public_key)
-            .bind(&site.secret)
-            .bind(to_json(&site.allowed_origins)?)
-            .bind(to_json(&site.widget)?)
-            .bind(opt_to_json(site.widget_draft.as_ref())?)
-            .bind(to_json(&site.assistant)?)
-            .bind(&site.previous_public_key)
-            .bind(site.previous_key_expires_at.map(|t| t.0))
-            .bind(site.created_at.0)
-            .bind(site.updated_at.0)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(concat!(
+            "INSERT INTO sites (",
+            site_cols!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(id(site.id.0))
+        .bind(id(site.org_id.0))
+        .bind(&site.name)
+        .bind(&site.public_key)
+        .bind(&site.secret)
+        .bind(to_json(&site.allowed_origins)?)
+        .bind(to_json(&site.widget)?)
+        .bind(opt_to_json(site.widget_draft.as_ref())?)
+        .bind(to_json(&site.assistant)?)
+        .bind(&site.previous_public_key)
+        .bind(site.previous_key_expires_at.map(|t| t.0))
+        .bind(i64::from(site.require_verified_identity))
+        .bind(site.created_at.0)
+        .bind(site.updated_at.0)
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
@@ -832,8 +838,8 @@ impl Store for SqliteStore {
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, widget_draft = ?, \
-             assistant = ?, previous_public_key = ?, previous_key_expires_at = ?, updated_at = ? \
-             WHERE id = ? AND org_id = ?",
+             assistant = ?, previous_public_key = ?, previous_key_expires_at = ?, require_verified_identity = ?, \
+             updated_at = ? WHERE id = ? AND org_id = ?",
         )
         .bind(&site.name)
         .bind(&site.public_key)
@@ -844,6 +850,7 @@ impl Store for SqliteStore {
         .bind(to_json(&site.assistant)?)
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
+        .bind(i64::from(site.require_verified_identity))
         .bind(site.updated_at.0)
         .bind(id(site.id.0))
         .bind(id(site.org_id.0))
@@ -891,7 +898,12 @@ impl Store for SqliteStore {
         expect_one_row(done)
     }
 
-    async fn identify_visitor(&self, site_id: SiteId, visitor_id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
+    async fn identify_visitor(
+        &self,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+        who: &VisitorIdentity,
+    ) -> StoreResult<Visitor> {
         // One statement: the given fields replace, the others stay; `verified` follows `user_id`.
         let row = sqlx::query(concat!(
             "UPDATE visitors SET name = COALESCE(?, name), email = COALESCE(?, email), ",
@@ -910,6 +922,18 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?;
         visitor_from_row(&row)
+    }
+
+    async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
+        let rows = sqlx::query(
+            "SELECT id FROM visitors WHERE site_id = ? AND user_id = ? AND verified = 1 ORDER BY created_at, id LIMIT 50",
+        )
+        .bind(id(site_id.0))
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| Ok(VisitorId(uuid_at(r, "id")?))).collect()
     }
 
     async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {

@@ -657,6 +657,57 @@ async fn identify_suite(server: &TestServer) {
     assert!(matches!(elsewhere.status, 401 | 403 | 404), "{:?}", elsewhere.body);
     let detail = member.get(&format!("/api/app/orgs/{}/conversations/{}", server.org.id, s.id)).await;
     assert_eq!(detail.body["visitor"]["name"], "Ada Lovelace");
+
+    // History across devices: only through a verified user id.
+    let signed = json!({"user_id": "u-1", "user_hash": user_hash(&server.site.secret, "u-1")});
+    // The first device claimed u-3 unsigned last; it proves u-1 again.
+    let mut body = signed.clone();
+    body["session_id"] = json!(s.id);
+    assert_eq!(client.post("/api/chat/identify", Some(&s.token), &body).await.status, 200);
+    let laptop = conversation(&client, "Second device here").await;
+    let mut body = signed.clone();
+    body["session_id"] = json!(laptop.id);
+    assert_eq!(client.post("/api/chat/identify", Some(&laptop.token), &body).await.status, 200);
+    let sessions = |t: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get("/api/chat/visitor/sessions", Some(&t)).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.body["sessions"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x["session_id"].as_str().map(str::to_owned)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        }
+    };
+    let seen = sessions(laptop.token.clone()).await;
+    assert!(seen.contains(&s.id) && seen.contains(&laptop.id), "both devices' conversations: {seen:?}");
+    let impostor = conversation(&client, "I am u-1, trust me").await;
+    let claim = json!({"session_id": impostor.id, "user_id": "u-1", "email": "ada@example.com"});
+    assert_eq!(client.post("/api/chat/identify", Some(&impostor.token), &claim).await.status, 200);
+    assert_eq!(
+        sessions(impostor.token.clone()).await,
+        vec![impostor.id.clone()],
+        "an unverified claim sees only its own"
+    );
+
+    // A site that requires verified identities refuses anything less.
+    let owner = server.login(OWNER_EMAIL).await;
+    let site = format!("/api/app/orgs/{}/sites/{}", server.org.id, server.site.id);
+    let required = owner.patch(&site, &json!({"require_verified_identity": true})).await;
+    assert_eq!(
+        (required.status, required.body["require_verified_identity"].clone()),
+        (200, json!(true)),
+        "{:?}",
+        required.body
+    );
+    let strict = conversation(&client, "Hi again").await;
+    let plain =
+        client.post("/api/chat/identify", Some(&strict.token), &json!({"session_id": strict.id, "name": "Eve"})).await;
+    assert_error(&plain, 403, "identity_invalid");
+    let mut body = signed;
+    body["session_id"] = json!(strict.id);
+    assert_eq!(client.post("/api/chat/identify", Some(&strict.token), &body).await.status, 200);
+    assert_eq!(owner.patch(&site, &json!({"require_verified_identity": false})).await.status, 200);
 }
 
 fn smtp_config(smtp: &SmtpSink) -> ServerConfig {

@@ -316,6 +316,9 @@ impl Store for GatedStore {
     async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
         self.inner.identify_visitor(site_id, id, who).await
     }
+    async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
+        self.inner.verified_visitors(site_id, user_id).await
+    }
     async fn append_visitor_event(&self, event: &VisitorEvent) -> StoreResult<()> {
         self.inner.append_visitor_event(event).await
     }
