@@ -273,3 +273,206 @@ test('on a tablet the sidebar collapses behind the menu button', async ({ browse
   await page.screenshot({ path: `${shots}/tablet-escalations.png` });
   await context.close();
 });
+
+/** A unique suffix for the accounts and texts a test creates. */
+const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+
+test('(e) an owner invites a member from the Team page; the link opens a fresh browser where the account is created', async ({ browser }) => {
+  const email = `new-member-${unique()}@example.com`;
+  const owner = await agentPage(browser, '#/team');
+  const o = owner.page;
+  const form = o.getByRole('form', { name: 'Invite a teammate' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Role').selectOption('member');
+  await form.getByRole('button', { name: 'Invite' }).click();
+  const linkBox = o.getByRole('textbox', { name: 'Invitation link' });
+  await expect(linkBox).toHaveValue(/\/app\/#\/invite\//);
+  const link = await linkBox.inputValue();
+  await expect(o.getByRole('table', { name: 'Pending invitations' })).toContainText(email);
+
+  // The invited person: another browser, nobody signed in.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(link);
+  await expect(page.getByRole('heading', { name: 'Join a team on Frontdesk' })).toBeVisible();
+  await expect(page.locator('.auth-card')).toContainText(email);
+  await page.getByLabel('Your name').fill('New Member');
+  await page.getByLabel('Choose a password').fill('a-long-enough-password');
+  await page.getByRole('button', { name: 'Accept the invitation' }).click();
+  await expect(page).toHaveURL(/#\/inbox$/);
+  await expect(page.locator('.conn')).toHaveText('Live');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await expect(nav.getByRole('link', { name: /Inbox/ })).toBeVisible();
+  for (const hidden of ['Sites', 'Team', 'Knowledge base']) await expect(nav.getByRole('link', { name: hidden })).toHaveCount(0);
+  // The session is a real one: the member's own profile says so.
+  const me = await (await page.request.get(`${URL()}/api/app/me`)).json();
+  expect(me.user.email).toBe(email);
+  expect(me.memberships.find((m: { org_id: string }) => m.org_id === ORG())?.role).toBe('member');
+  expect(errors).toEqual([]);
+  await context.close();
+
+  // The owner's Team page now lists the member, and the invitation is no longer pending.
+  await o.reload();
+  await expect(o.getByRole('combobox', { name: `Role of ${email}` })).toHaveValue('member');
+  await expect(o.getByRole('table', { name: 'Pending invitations' }).getByText(email)).toHaveCount(0);
+  await owner.context.close();
+});
+
+test('(f) an admin writes and publishes an article; the widget answers from it with a citation', async ({ browser }) => {
+  // An admin account, invited and accepted over the API.
+  const email = `kb-admin-${unique()}@example.com`;
+  const password = 'admin-password-e2e';
+  const api = await ownerApi();
+  const inv = await api.post(`/api/app/orgs/${ORG()}/invites`, { data: { email, role: 'admin' } });
+  expect(inv.ok(), await inv.text()).toBe(true);
+  const token = decodeURIComponent(String((await inv.json()).link).split('#/invite/')[1]);
+  const fresh = await request.newContext({ baseURL: URL(), extraHTTPHeaders: { Origin: URL() } });
+  const acc = await fresh.post(`/api/app/invites/${encodeURIComponent(token)}/accept`, { data: { name: 'KB Admin', password } });
+  expect(acc.ok(), await acc.text()).toBe(true);
+  await Promise.all([api.dispose(), fresh.dispose()]);
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await signIn(page, email, password, '#/kb');
+  await page.getByRole('link', { name: 'New article' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'New article' })).toBeVisible();
+  const title = 'Gift wrapping with recycled kraft paper';
+  await page.getByLabel('Title').fill(title);
+  await page
+    .getByLabel('Body (Markdown)')
+    .fill('Every lamp can be **gift wrapped** in recycled kraft paper for 4 euros.\n\nChoose gift wrapping at checkout; the kraft paper is fully recyclable.');
+  await page.getByRole('tab', { name: 'Preview' }).click();
+  await expect(page.getByRole('tabpanel', { name: 'Preview' }).locator('strong')).toHaveText('gift wrapped');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('button', { name: 'Publish' }).click();
+  await expect(page.locator('.badge.kb-published')).toHaveText('Published');
+  expect(errors).toEqual([]);
+  await context.close();
+
+  // A visitor asks on the demo page.
+  const visitor = await visitorPage(browser);
+  const v = visitor.page;
+  const input = v.locator('.fd-form textarea');
+  await input.fill('Can a lamp be gift wrapped in recycled kraft paper?');
+  await input.press('Enter');
+  const answer = v.locator('[role=log] .fd-assistant').last();
+  await expect(answer).toContainText('kraft paper');
+  // The article has no public URL: the citation names it (as text).
+  await expect(answer.locator('.fd-cites li')).toHaveText(title);
+  await visitor.context.close();
+});
+
+test('(g) canned responses can be edited on the Team page', async ({ browser }) => {
+  const shortcut = `e2e${unique()}`;
+  const owner = await agentPage(browser, '#/team');
+  const o = owner.page;
+  const add = o.getByRole('form', { name: 'Add a canned response' });
+  await add.getByLabel('Shortcut').fill(shortcut);
+  await add.getByLabel('Title').fill('Opening hours');
+  await add.getByLabel('Text (Markdown)').fill('We are open 9 to 5.');
+  await add.getByRole('button', { name: 'Add canned response' }).click();
+  const row = o.getByRole('row').filter({ hasText: `/${shortcut}` });
+  await expect(row).toContainText('We are open 9 to 5.');
+  await row.getByRole('button', { name: `Edit /${shortcut}` }).click();
+  const edit = o.getByRole('form', { name: `Edit /${shortcut}` });
+  await expect(edit.getByLabel('Shortcut')).toBeFocused();
+  await expect(edit.getByLabel('Title')).toHaveValue('Opening hours');
+  await edit.getByLabel('Text (Markdown)').fill('We are open 8 to 6, Monday to Saturday.');
+  await edit.screenshot({ path: `${shots}/canned-edit.png` });
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(row).toContainText('We are open 8 to 6, Monday to Saturday.');
+  await expect(o.getByRole('form', { name: 'Add a canned response' })).toBeVisible();
+  // Stored: the API returns the new text.
+  const list = await (await o.request.get(`${URL()}/api/app/orgs/${ORG()}/canned-responses`)).json();
+  expect(list.canned_responses.find((c: { shortcut: string }) => c.shortcut === shortcut)?.body).toBe('We are open 8 to 6, Monday to Saturday.');
+  expect(owner.errors).toEqual([]);
+  await owner.context.close();
+});
+
+test('(h) someone with an account signs in on the invitation page and accepts without opening the link again', async ({ browser }) => {
+  // An account that exists but is not (or no longer) in the organization.
+  const email = `returning-${unique()}@example.com`;
+  const password = 'returning-password-e2e';
+  const api = await ownerApi();
+  const first = await (await api.post(`/api/app/orgs/${ORG()}/invites`, { data: { email, role: 'member' } })).json();
+  const fresh = await request.newContext({ baseURL: URL(), extraHTTPHeaders: { Origin: URL() } });
+  const token1 = decodeURIComponent(String(first.link).split('#/invite/')[1]);
+  const acc = await fresh.post(`/api/app/invites/${encodeURIComponent(token1)}/accept`, { data: { name: 'Returning', password } });
+  expect(acc.ok(), await acc.text()).toBe(true);
+  const userId = (await acc.json()).user.id as string;
+  await fresh.dispose();
+  const removed = await api.delete(`/api/app/orgs/${ORG()}/members/${encodeURIComponent(userId)}`);
+  expect(removed.ok(), await removed.text()).toBe(true);
+  const again = await api.post(`/api/app/orgs/${ORG()}/invites`, { data: { email, role: 'member' } });
+  expect(again.ok(), await again.text()).toBe(true);
+  const link = String((await again.json()).link);
+  await api.dispose();
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(link);
+  await expect(page.getByRole('heading', { level: 2, name: 'Sign in' })).toBeVisible();
+  await expect(page.getByLabel('Email')).toHaveValue(email);
+  await page.screenshot({ path: `${shots}/invite-sign-in.png` });
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // Still on the invitation: accept it.
+  await expect(page).toHaveURL(/#\/invite\//);
+  await expect(page.locator('.auth-card')).toContainText(`Signed in as ${email}`);
+  await page.getByRole('button', { name: 'Accept the invitation' }).click();
+  await expect(page).toHaveURL(/#\/inbox$/);
+  await expect(page.locator('.conn')).toHaveText('Live');
+  const me = await (await page.request.get(`${URL()}/api/app/me`)).json();
+  expect(me.memberships.find((m: { org_id: string }) => m.org_id === ORG())?.role).toBe('member');
+  expect(errors).toEqual([]);
+  await context.close();
+});
+
+test('(i) an answer being generated streams into the open conversation and the stored message replaces it', async ({ browser }) => {
+  const id = await apiConversation(`Streaming question ${unique()}`);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  // The real agent socket, with a hand on the frames it delivers to the page.
+  let socket: { send: (m: string) => void } | null = null;
+  await page.routeWebSocket(/\/api\/app\/ws/, (ws) => {
+    ws.connectToServer();
+    socket = ws;
+  });
+  await signIn(page, undefined, undefined, `#/conversations/${encodeURIComponent(id)}`);
+  await expect(page.locator('.timeline')).toContainText('Streaming question');
+  const push = (f: Record<string, unknown>) => socket!.send(JSON.stringify({ v: 1, org_id: ORG(), conversation_id: id, ...f }));
+  push({ type: 'thinking', stage: 'Writing an answer…', timeout_ms: 30000 });
+  await expect(page.locator('.typing')).toHaveText('Assistant: Writing an answer…');
+  for (const text of ['Delivery to ', 'Belgium takes ', 'two days']) push({ type: 'message.delta', stream_id: `${id}:1`, text });
+  // Another conversation's pieces stay out.
+  push({ type: 'message.delta', conversation_id: 'someone-else', stream_id: 'x', text: 'not here' });
+  const streaming = page.locator('.timeline .msg.streaming');
+  await expect(streaming).toHaveCount(1);
+  await expect(streaming.locator('.msg-body')).toHaveText('Delivery to Belgium takes two days');
+  await expect(page.locator('.timeline')).not.toContainText('not here');
+  await page.screenshot({ path: `${shots}/streaming.png` });
+  push({
+    type: 'message.created',
+    seq: 1000,
+    message: {
+      id: `fake-${unique()}`,
+      conversation_id: id,
+      seq: 1000,
+      author_kind: 'assistant',
+      author_id: null,
+      body: 'Delivery to Belgium takes two days.',
+      html: '<p>Delivery to Belgium takes two days.</p>',
+      citations: [],
+      created_at: new Date().toISOString(),
+    },
+  });
+  await expect(streaming).toHaveCount(0);
+  await expect(page.locator('.timeline .msg.assistant').last()).toContainText('Delivery to Belgium takes two days.');
+  await expect(page.locator('.typing')).toHaveText('');
+  expect(errors).toEqual([]);
+  await context.close();
+});

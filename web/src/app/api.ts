@@ -93,6 +93,8 @@ export function orgApi(orgId: string) {
     visitor: (id: string) => get<VisitorProfile>(`${c(id)}/visitor`),
     canned: () => get<{ canned_responses: CannedResponse[] }>(`${O}/canned-responses`),
     createCanned: (c: { shortcut: string; title: string; body: string }) => post<CannedResponse>(`${O}/canned-responses`, c),
+    updateCanned: (id: string, c: { shortcut: string; title: string; body: string }) =>
+      request<CannedResponse>('PUT', `${O}/canned-responses/${encodeURIComponent(id)}`, c),
     deleteCanned: (id: string) => request<null>('DELETE', `${O}/canned-responses/${encodeURIComponent(id)}`),
     // Team
     team: () => get<Team>(`${O}/members`),

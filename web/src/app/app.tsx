@@ -21,14 +21,23 @@ function rememberedOrg(me: Me): Membership | null {
   return me.memberships.find((m) => m.org_id === id) ?? null;
 }
 
+function remember(m: Membership): void {
+  try {
+    localStorage.setItem(ORG_KEY, m.org_id);
+  } catch {
+    /* storage disabled */
+  }
+}
+
 export function App() {
   const route = useRoute();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [org, setOrg] = useState<Membership | null>(null);
 
-  const signedIn = (m: Me) => {
+  const signedIn = (m: Me, joined?: Membership | null) => {
     setMe(m);
-    setOrg(rememberedOrg(m));
+    if (joined) remember(joined);
+    setOrg(joined ?? rememberedOrg(m));
   };
 
   useEffect(() => {
@@ -37,11 +46,7 @@ export function App() {
   }, []);
 
   const pick = (m: Membership) => {
-    try {
-      localStorage.setItem(ORG_KEY, m.org_id);
-    } catch {
-      /* storage disabled */
-    }
+    remember(m);
     setOrg(m);
   };
 
@@ -51,7 +56,7 @@ export function App() {
     setOrg(null);
   };
 
-  if (route.name === 'invite') return <InviteScreen token={route.token} me={me ?? null} onSignedIn={signedIn} />;
+  if (route.name === 'invite') return <InviteScreen token={route.token} me={me} onSignedIn={signedIn} onSignOut={logout} />;
   if (me === undefined) return <Loading what="Loading Frontdesk" />;
   if (me === null) return <LoginScreen onSignedIn={signedIn} />;
   if (!org) return <OrgPicker me={me} onPick={pick} onLogout={logout} />;

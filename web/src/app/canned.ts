@@ -40,3 +40,8 @@ export function applyCanned(text: string, at: SlashQuery, caret: number, body: s
   const next = text.slice(0, at.start) + body + text.slice(caret);
   return { text: next, caret: at.start + body.length };
 }
+
+/** The API body of a canned response from the editor's fields: the shortcut without its slash, a trimmed title. */
+export function cannedInput(shortcut: string, title: string, body: string): { shortcut: string; title: string; body: string } {
+  return { shortcut: shortcut.trim().replace(/^\//, ''), title: title.trim(), body };
+}

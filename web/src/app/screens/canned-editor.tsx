@@ -1,8 +1,10 @@
 // Managing canned responses (owners and admins): the replies agents pick with `/` in the reply box.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { describeError } from '../api';
+import { cannedInput } from '../canned';
 import { useWorkspace } from '../context';
 import { ErrorBox, Field } from '../ui/common';
+import type { CannedResponse } from '../types';
 import { useLoad } from '../ui/hooks';
 
 export function CannedEditor() {
@@ -12,14 +14,29 @@ export function CannedEditor() {
   const [title, setTitle] = useState('');
   const [body, setBody] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const add = async (e: Event) => {
+  /** The response being edited (the form saves it), or null (the form adds one). */
+  const [editing, setEditing] = useState<CannedResponse | null>(null);
+  const firstField = useRef<HTMLInputElement>(null);
+  const fill = (c: CannedResponse | null) => {
+    setEditing(c);
+    setShortcut(c ? c.shortcut.replace(/^\//, '') : '');
+    setTitle(c?.title ?? '');
+    setBody(c?.body ?? '');
+    setError(null);
+  };
+  const edit = (c: CannedResponse) => {
+    fill(c);
+    firstField.current?.focus();
+  };
+  const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
+    const input = cannedInput(shortcut, title, body);
     try {
-      await ws.api.createCanned({ shortcut: shortcut.trim().replace(/^\//, ''), title: title.trim(), body });
-      setShortcut('');
-      setTitle('');
-      setBody('');
+      if (editing) await ws.api.updateCanned(editing.id, input);
+      else await ws.api.createCanned(input);
+      ws.toast({ text: editing ? `/${input.shortcut} saved` : `/${input.shortcut} added`, kind: 'success' });
+      fill(null);
       await list.reload();
       ws.reloadCanned();
     } catch (err) {
@@ -29,6 +46,7 @@ export function CannedEditor() {
   const remove = async (id: string) => {
     try {
       await ws.api.deleteCanned(id);
+      if (editing?.id === id) fill(null);
       await list.reload();
       ws.reloadCanned();
     } catch (err) {
@@ -61,19 +79,25 @@ export function CannedEditor() {
                 <td>{c.title}</td>
                 <td class="details">{c.body}</td>
                 <td>
+                  <div class="row">
+                  <button type="button" class="btn small" aria-label={`Edit /${c.shortcut.replace(/^\//, '')}`} onClick={() => edit(c)}>
+                    Edit
+                  </button>
                   <button type="button" class="btn small danger" aria-label={`Delete /${c.shortcut}`} onClick={() => void remove(c.id)}>
                     Delete
                   </button>
+                  </div>
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <form class="stack panel" onSubmit={add} aria-label="Add a canned response">
+      <form class="stack panel" onSubmit={submit} aria-label={editing ? `Edit /${editing.shortcut.replace(/^\//, '')}` : 'Add a canned response'}>
+        {editing && <p class="hint">Editing /{editing.shortcut.replace(/^\//, '')}</p>}
         <div class="grid-2">
           <Field label="Shortcut">
-            <input required pattern="/?[\w.\-]+" value={shortcut} onInput={(e) => setShortcut(e.currentTarget.value)} placeholder="refund" />
+            <input ref={firstField} required pattern="/?[\w.\-]+" value={shortcut} onInput={(e) => setShortcut(e.currentTarget.value)} placeholder="refund" />
           </Field>
           <Field label="Title">
             <input required value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
@@ -83,10 +107,15 @@ export function CannedEditor() {
           </Field>
         </div>
         <ErrorBox message={error} />
-        <div>
+        <div class="row">
           <button class="btn primary" type="submit">
-            Add canned response
+            {editing ? 'Save changes' : 'Add canned response'}
           </button>
+          {editing && (
+            <button type="button" class="btn" onClick={() => fill(null)}>
+              Cancel
+            </button>
+          )}
         </div>
       </form>
     </section>

@@ -8,6 +8,7 @@ import { useWorkspace } from '../context';
 import type { Conversation, Message, Note, Rating } from '../types';
 import { ErrorBox, Loading, Stars, StatusBadge } from '../ui/common';
 import { SafeHtml } from '../ui/html';
+import { applyStreamFrame, type LiveStream } from '../streams';
 import { formatDateTime } from '../time';
 import { Composer, type ComposerHandle, type ComposerMode } from './composer';
 
@@ -41,6 +42,7 @@ export function ConversationView(props: Props) {
   const [visitorTyping, setVisitorTyping] = useState(false);
   const [agentTyping, setAgentTyping] = useState<string | null>(null);
   const [thinking, setThinking] = useState<string | null>(null);
+  const [streams, setStreams] = useState<LiveStream[]>([]);
   const [seenSeq, setSeenSeq] = useState(0);
   const composer = useRef<ComposerHandle>(null);
   const logRef = useRef<HTMLDivElement>(null);
@@ -63,6 +65,7 @@ export function ConversationView(props: Props) {
   useEffect(() => {
     void load();
   }, [load]);
+  useEffect(() => setStreams([]), [id]);
 
   const messagesRef = useRef<Message[]>([]);
   messagesRef.current = messages;
@@ -101,6 +104,7 @@ export function ConversationView(props: Props) {
         return;
       }
       if (f.conversation_id !== id) return;
+      if (f.type === 'message.delta' || f.type === 'message.created') setStreams((list) => applyStreamFrame(list, f));
       switch (f.type) {
         case 'message.created': {
           const m = f.message as Message;
@@ -153,7 +157,7 @@ export function ConversationView(props: Props) {
   useEffect(() => {
     const el = logRef.current;
     if (el) el.scrollTop = el.scrollHeight;
-  }, [messages.length, notes.length, visitorTyping]);
+  }, [messages.length, notes.length, visitorTyping, streams]);
 
   const act = async (what: 'resolve' | 'reopen' | 'close' | 'escalate') => {
     try {
@@ -278,6 +282,15 @@ export function ConversationView(props: Props) {
             />
           ),
         )}
+        {streams.map((st) => (
+          <article key={`s-${st.id}`} class="msg assistant streaming" aria-busy="true" aria-label="AI assistant, answering">
+            <header class="msg-head">
+              <span class="msg-author">AI assistant</span>
+              <span class="muted small">answering…</span>
+            </header>
+            <p class="msg-body plain">{st.text}</p>
+          </article>
+        ))}
       </div>
       <p class="typing" aria-live="polite">
         {visitorTyping ? `${visitorName} is typing…` : agentTyping ? `${agentTyping} is typing…` : thinking ? `Assistant: ${thinking}` : ''}

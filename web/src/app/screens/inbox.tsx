@@ -4,6 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { InboxFilter } from '../api';
 import { debounce } from '../bus';
 import { useWorkspace } from '../context';
+import { lastMessagePreview } from '../inbox-preview';
 import { navigate } from '../router';
 import { isTextField, moveSelection, SHORTCUTS, shortcutFor } from '../shortcuts';
 import { formatAgo, formatWaiting } from '../time';
@@ -314,7 +315,7 @@ function ItemRow(props: {
 }) {
   const c = props.item;
   const who = c.visitor_name || c.visitor_email || 'Visitor';
-  const last = c.last_message;
+  const preview = lastMessagePreview(c.last_message);
   return (
     <li>
       <a
@@ -335,7 +336,10 @@ function ItemRow(props: {
             {props.waiting ? formatWaiting(c.status_changed_at, props.now) : formatAgo(c.last_activity_at, props.now)}
           </span>
         </span>
-        <span class="item-last">{last ? `${last.author_kind === 'visitor' ? '' : `${last.author_kind}: `}${last.body}` : 'No messages yet'}</span>
+        <span class={`item-last${preview.system ? ' system' : ''}`}>
+          {preview.prefix && <span class="item-author">{preview.prefix}</span>}
+          {preview.text}
+        </span>
         <span class="item-meta">
           <StatusBadge status={c.status} />
           {props.site && <span class="muted">{props.site}</span>}

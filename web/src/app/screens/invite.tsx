@@ -1,11 +1,22 @@
 // Accepting an invitation (`#/invite/<token>`): new people choose a name and password; people
-// with an account sign in as the invited email and accept.
+// with an account sign in here, as the invited email, and accept without leaving the page.
 import { useEffect, useState } from 'preact/hooks';
 import { describeError, session } from '../api';
-import type { Me, PublicInvite } from '../types';
+import { inviteStep, joinedMembership } from '../invite-flow';
+import type { Me, Membership, PublicInvite } from '../types';
 import { ErrorBox, Loading } from '../ui/common';
+import { SignInForm } from './login';
 
-export function InviteScreen({ token, me, onSignedIn }: { token: string; me: Me | null; onSignedIn: (me: Me) => void }) {
+interface Props {
+  token: string;
+  /** Undefined while the session is being checked. */
+  me: Me | null | undefined;
+  /** Someone signed in (or an accepted invitation signed them in); `org` is the organization joined. */
+  onSignedIn: (me: Me, org?: Membership | null) => void;
+  onSignOut: () => void;
+}
+
+export function InviteScreen({ token, me, onSignedIn, onSignOut }: Props) {
   const [invite, setInvite] = useState<PublicInvite | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [name, setName] = useState('');
@@ -17,14 +28,17 @@ export function InviteScreen({ token, me, onSignedIn }: { token: string; me: Me 
     session.invite(token).then(setInvite, (e) => setLoadError(describeError(e)));
   }, [token]);
 
+  const step = invite && me !== undefined ? inviteStep(invite, me) : null;
+
   const accept = async (e: Event) => {
     e.preventDefault();
+    if (!invite) return;
     setBusy(true);
     setError(null);
     try {
-      const body = invite?.existing_user ? {} : { name: name.trim(), password };
+      const body = invite.existing_user ? {} : { name: name.trim(), password };
       const m = await session.acceptInvite(token, body);
-      onSignedIn(m);
+      onSignedIn(m, joinedMembership(m, invite));
       location.hash = '#/inbox';
     } catch (err) {
       setError(describeError(err));
@@ -33,7 +47,6 @@ export function InviteScreen({ token, me, onSignedIn }: { token: string; me: Me 
     }
   };
 
-  const wrongUser = invite?.existing_user && me && me.user.email.toLowerCase() !== invite.email.toLowerCase();
   return (
     <main class="auth" id="main">
       <section class="auth-card" aria-labelledby="invite-title">
@@ -44,21 +57,31 @@ export function InviteScreen({ token, me, onSignedIn }: { token: string; me: Me 
             <p>The invitation may have expired or been revoked. Ask for a new one.</p>
           </>
         )}
-        {!invite && !loadError && <Loading what="Loading the invitation" />}
+        {(!invite || me === undefined) && !loadError && <Loading what="Loading the invitation" />}
         {invite && (
-          <form onSubmit={accept}>
-            <p>
-              You are invited to <strong>{invite.org_name}</strong> as <strong>{invite.role}</strong> ({invite.email}).
+          <p>
+            You are invited to <strong>{invite.org_name}</strong> as <strong>{invite.role}</strong> ({invite.email}).
+          </p>
+        )}
+        {invite && step === 'sign_in' && (
+          <>
+            <p>You already have an account: sign in as {invite.email} to accept.</p>
+            <SignInForm title="Sign in" subheading email={invite.email} onSignedIn={(m) => onSignedIn(m)} />
+          </>
+        )}
+        {invite && step === 'wrong_user' && me && (
+          <>
+            <p class="error">
+              You are signed in as {me.user.email}; this invitation is for {invite.email}.
             </p>
-            {invite.existing_user ? (
-              !me ? (
-                <p>
-                  You already have an account. <a href="#/inbox">Sign in as {invite.email}</a>, then open this link again.
-                </p>
-              ) : wrongUser ? (
-                <p class="error">You are signed in as {me.user.email}; this invitation is for {invite.email}.</p>
-              ) : null
-            ) : (
+            <button type="button" class="btn" onClick={onSignOut}>
+              Sign out
+            </button>
+          </>
+        )}
+        {invite && (step === 'create' || step === 'accept') && (
+          <form onSubmit={accept}>
+            {step === 'create' && (
               <>
                 <label class="field">
                   <span class="field-label">Your name</span>
@@ -70,12 +93,11 @@ export function InviteScreen({ token, me, onSignedIn }: { token: string; me: Me 
                 </label>
               </>
             )}
+            {step === 'accept' && me && <p>Signed in as {me.user.email}.</p>}
             <ErrorBox message={error} />
-            {(!invite.existing_user || (me && !wrongUser)) && (
-              <button class="btn primary" type="submit" disabled={busy}>
-                Accept the invitation
-              </button>
-            )}
+            <button class="btn primary" type="submit" disabled={busy}>
+              Accept the invitation
+            </button>
           </form>
         )}
       </section>

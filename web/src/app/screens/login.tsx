@@ -4,7 +4,20 @@ import type { Me, Membership } from '../types';
 import { ErrorBox } from '../ui/common';
 
 export function LoginScreen({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
-  const [email, setEmail] = useState('');
+  return (
+    <main class="auth" id="main">
+      <div class="auth-card">
+        <SignInForm title="Sign in to Frontdesk" onSignedIn={onSignedIn} />
+      </div>
+    </main>
+  );
+}
+
+/** Email and password; `email` pre-fills the address (an invitation's). */
+export function SignInForm(props: { title: string; email?: string; subheading?: boolean; onSignedIn: (me: Me) => void }) {
+  const { title, onSignedIn } = props;
+  const Heading = props.subheading ? 'h2' : 'h1';
+  const [email, setEmail] = useState(props.email ?? '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -21,30 +34,28 @@ export function LoginScreen({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     }
   };
   return (
-    <main class="auth" id="main">
-      <form class="auth-card" onSubmit={submit} aria-labelledby="login-title">
-        <h1 id="login-title">Sign in to Frontdesk</h1>
-        <label class="field">
-          <span class="field-label">Email</span>
-          <input type="email" name="email" autoComplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
-        </label>
-        <label class="field">
-          <span class="field-label">Password</span>
-          <input
-            type="password"
-            name="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
-        <ErrorBox message={error} />
-        <button class="btn primary" type="submit" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-      </form>
-    </main>
+    <form onSubmit={submit} aria-labelledby="login-title">
+      <Heading id="login-title">{title}</Heading>
+      <label class="field">
+        <span class="field-label">Email</span>
+        <input type="email" name="email" autoComplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+      </label>
+      <label class="field">
+        <span class="field-label">Password</span>
+        <input
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
+      </label>
+      <ErrorBox message={error} />
+      <button class="btn primary" type="submit" disabled={busy}>
+        {busy ? 'Signing in…' : 'Sign in'}
+      </button>
+    </form>
   );
 }
 
