@@ -1,0 +1,276 @@
+//! The isolation matrix: every private endpoint × every kind of caller (owner, admin, member,
+//! no session, the owner of another organization). What each may do is read from the permission
+//! table itself, so the test and the table cannot drift apart: a role the table allows is never
+//! refused (401/403/404), a role it does not is refused with 403 `forbidden`, no session is 401,
+//! and another organization's member finds nothing (404) — through our organization's path, and
+//! through their own organization's path with our ids.
+
+use crate::support::*;
+use frontdesk_core::roles::{Permission, Role};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Who may call an endpoint: any member of the organization, or roles holding a permission.
+#[derive(Clone, Copy)]
+enum Needs {
+    AnyMember,
+    Permission(Permission),
+}
+
+impl Needs {
+    fn allows(self, role: Role) -> bool {
+        match self {
+            Needs::AnyMember => true,
+            Needs::Permission(p) => role.allows(p),
+        }
+    }
+}
+
+/// One call: method, path under `/api/app/orgs/{org}` (with our ids filled in), body.
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+fn call(method: Method, path: String, body: Option<Value>) -> Call {
+    Call { method, path, body }
+}
+
+/// Things the calls act on. Destructive calls get a fresh target for every caller.
+struct Targets {
+    conversation: String,
+    site: String,
+    article: String,
+}
+
+async fn fresh_canned(owner: &AgentClient, org: &str, n: &mut u32) -> String {
+    *n += 1;
+    let r = owner
+        .post(
+            &format!("/api/app/orgs/{org}/canned-responses"),
+            &json!({"shortcut": format!("c{n}"), "title": "T", "body": "B"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn fresh_invite(owner: &AgentClient, org: &str, n: &mut u32) -> String {
+    *n += 1;
+    let r =
+        owner.post(&format!("/api/app/orgs/{org}/invites"), &json!({"email": format!("inv{n}@northwind.test")})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["invite"]["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn fresh_member(server: &TestServer, n: &mut u32) -> String {
+    *n += 1;
+    let user = frontdesk_server::admin::create_user(
+        &server.chat,
+        &format!("m{n}@northwind.test"),
+        "Temp",
+        PASSWORD,
+        Some((server.org.id, Role::Member)),
+    )
+    .await
+    .expect("member");
+    user.id.to_string()
+}
+
+/// Every private endpoint under an organization, for one caller.
+async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u32) -> Vec<(Needs, Call)> {
+    use Needs::{AnyMember, Permission as P};
+    use Permission::*;
+    let org = server.org.id.to_string();
+    let (c, s, a) = (&t.conversation, &t.site, &t.article);
+    let canned = fresh_canned(owner, &org, n).await;
+    let canned_to_delete = fresh_canned(owner, &org, n).await;
+    let invite = fresh_invite(owner, &org, n).await;
+    let member_to_change = fresh_member(server, n).await;
+    let member_to_remove = fresh_member(server, n).await;
+    let draft = json!({"widget": {"title": "Draft"}});
+    vec![
+        (AnyMember, call(Method::GET, String::new(), None)),
+        (P(ReadConversations), call(Method::GET, "/conversations?q=lamp&assignee=me".into(), None)),
+        (P(ReadConversations), call(Method::GET, "/conversations/summary".into(), None)),
+        (P(ReadConversations), call(Method::GET, format!("/conversations/{c}"), None)),
+        (P(ReadConversations), call(Method::GET, format!("/conversations/{c}/visitor"), None)),
+        (P(ReadConversations), call(Method::POST, format!("/conversations/{c}/read"), Some(json!({"seq": 1})))),
+        (
+            P(HandleConversations),
+            call(Method::POST, format!("/conversations/{c}/messages"), Some(json!({"content": "hi"}))),
+        ),
+        (
+            P(HandleConversations),
+            call(Method::POST, format!("/conversations/{c}/notes"), Some(json!({"content": "note"}))),
+        ),
+        (
+            P(HandleConversations),
+            call(Method::POST, format!("/conversations/{c}/assign"), Some(json!({"assignee_id": null}))),
+        ),
+        (
+            P(HandleConversations),
+            call(Method::POST, format!("/conversations/{c}/status"), Some(json!({"action": "escalate"}))),
+        ),
+        (AnyMember, call(Method::GET, "/canned-responses".into(), None)),
+        (
+            P(ManageKnowledge),
+            call(
+                Method::POST,
+                "/canned-responses".into(),
+                Some(json!({"shortcut": format!("new{n}"), "title": "t", "body": "b"})),
+            ),
+        ),
+        (
+            P(ManageKnowledge),
+            call(
+                Method::PUT,
+                format!("/canned-responses/{canned}"),
+                Some(json!({"shortcut": format!("c{n}x"), "title": "t", "body": "b"})),
+            ),
+        ),
+        (P(ManageKnowledge), call(Method::DELETE, format!("/canned-responses/{canned_to_delete}"), None)),
+        (AnyMember, call(Method::GET, "/members".into(), None)),
+        (P(ManageTeam), call(Method::PATCH, format!("/members/{member_to_change}"), Some(json!({"role": "member"})))),
+        (P(ManageTeam), call(Method::DELETE, format!("/members/{member_to_remove}"), None)),
+        (P(ManageTeam), call(Method::POST, "/invites".into(), Some(json!({"email": format!("x{n}@northwind.test")})))),
+        (P(ManageTeam), call(Method::DELETE, format!("/invites/{invite}"), None)),
+        (
+            AnyMember,
+            call(
+                Method::PUT,
+                "/notifications".into(),
+                Some(json!({"email_escalations": true, "email_mentions": true})),
+            ),
+        ),
+        (AnyMember, call(Method::GET, "/sites".into(), None)),
+        (P(ManageSites), call(Method::POST, "/sites".into(), Some(json!({"name": "New", "allowed_origins": []})))),
+        (AnyMember, call(Method::GET, format!("/sites/{s}"), None)),
+        (P(ManageSites), call(Method::PATCH, format!("/sites/{s}"), Some(draft))),
+        (P(ManageSites), call(Method::POST, format!("/sites/{s}/widget/publish"), Some(json!({})))),
+        (P(ManageSites), call(Method::POST, format!("/sites/{s}/widget/discard"), Some(json!({})))),
+        (AnyMember, call(Method::GET, format!("/sites/{s}/embed"), None)),
+        (P(ManageSites), call(Method::POST, format!("/sites/{s}/keys/rotate"), Some(json!({})))),
+        (P(ManageSites), call(Method::GET, format!("/sites/{s}/secret"), None)),
+        (P(ManageSites), call(Method::POST, format!("/sites/{s}/secret/rotate"), Some(json!({})))),
+        (P(ReadConversations), call(Method::GET, format!("/sites/{s}/search?q=lamp"), None)),
+        (P(ReadConversations), call(Method::GET, "/articles".into(), None)),
+        (
+            P(ManageKnowledge),
+            call(Method::POST, "/articles".into(), Some(json!({"site_id": s, "title": "New", "body": "Body"}))),
+        ),
+        (P(ReadConversations), call(Method::GET, format!("/articles/{a}"), None)),
+        (P(ManageKnowledge), call(Method::PATCH, format!("/articles/{a}"), Some(json!({"title": "Renamed"})))),
+        (P(ManageKnowledge), call(Method::POST, format!("/articles/{a}/publish"), Some(json!({})))),
+        (P(ManageKnowledge), call(Method::POST, format!("/articles/{a}/unpublish"), Some(json!({})))),
+        (P(ManageSites), call(Method::GET, "/analytics".into(), None)),
+        (P(ManageSites), call(Method::GET, "/insights".into(), None)),
+        (P(ManageKnowledge), call(Method::GET, "/unanswered".into(), None)),
+        (P(ReadAuditLog), call(Method::GET, "/audit?action=site.".into(), None)),
+    ]
+}
+
+/// Whether the path names one of our things (so another organization's path with it must be 404).
+fn names_an_id(path: &str) -> bool {
+    path.split(['/', '?']).any(|segment| uuid::Uuid::parse_str(segment).is_ok())
+}
+
+async fn isolation_matrix(server: &TestServer) {
+    let owner = server.login(OWNER_EMAIL).await;
+    let admin_user = frontdesk_server::admin::create_user(
+        &server.chat,
+        "admin@northwind.test",
+        "Ada Admin",
+        PASSWORD,
+        Some((server.org.id, Role::Admin)),
+    )
+    .await
+    .expect("admin");
+    assert_eq!(admin_user.email, "admin@northwind.test");
+    let admin = server.login("admin@northwind.test").await;
+    let member = server.login(MEMBER_EMAIL).await;
+    let outsider = server.login(OUTSIDER_EMAIL).await;
+    let anonymous = AgentClient::new(&server.base);
+
+    let visitor = server.chat_client();
+    let session = visitor.start().await;
+    assert_eq!(visitor.say(&session, "My lamp flickers").await.status, 200);
+    let article = owner
+        .post(
+            &format!("/api/app/orgs/{}/articles", server.org.id),
+            &json!({"site_id": server.site.id, "title": "Lamps", "body": "All about lamps."}),
+        )
+        .await;
+    assert_eq!(article.status, 201, "{:?}", article.body);
+    let targets = Targets {
+        conversation: session.id.clone(),
+        site: server.site.id.to_string(),
+        article: article.body["id"].as_str().unwrap_or_default().to_owned(),
+    };
+
+    let ours = format!("/api/app/orgs/{}", server.org.id);
+    let theirs = format!("/api/app/orgs/{}", server.other_org.id);
+    let mut n = 0;
+    let mut checked = 0;
+    let callers: [(&str, &AgentClient, Option<Role>); 5] = [
+        ("owner", &owner, Some(Role::Owner)),
+        ("admin", &admin, Some(Role::Admin)),
+        ("member", &member, Some(Role::Member)),
+        ("no session", &anonymous, None),
+        ("another organization's owner", &outsider, None),
+    ];
+    for (who, client, role) in callers {
+        for (needs, c) in calls(server, &owner, &targets, &mut n).await {
+            let r = client.send(c.method.clone(), &format!("{ours}{}", c.path), c.body.as_ref()).await;
+            let what = format!("{who}: {} {}{} → {} {}", c.method, ours, c.path, r.status, r.body);
+            match (who, role) {
+                (_, Some(role)) if needs.allows(role) => {
+                    assert!(!matches!(r.status, 401 | 403 | 404), "allowed by the table: {what}");
+                }
+                (_, Some(_)) => assert_eq!((r.status, r.code()), (403, "forbidden"), "refused by the table: {what}"),
+                ("no session", None) => {
+                    assert_eq!((r.status, r.code()), (401, "not_authenticated"), "{what}");
+                }
+                _ => {
+                    assert_eq!((r.status, r.code()), (404, "not_found"), "{what}");
+                    if names_an_id(&c.path) {
+                        let via_own =
+                            client.send(c.method.clone(), &format!("{theirs}{}", c.path), c.body.as_ref()).await;
+                        assert_eq!(
+                            (via_own.status, via_own.code()),
+                            (404, "not_found"),
+                            "our ids through their own organization: {} {theirs}{} → {}",
+                            c.method,
+                            c.path,
+                            via_own.body
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5 * 40, "the matrix covers every endpoint for every caller ({checked})");
+}
+
+/// Seats are not what this test is about: every caller gets fresh invitations and members.
+fn unlimited() -> frontdesk_server::ServerConfig {
+    let mut config = roomy_config();
+    config.billing = frontdesk_server::config::Billing::Off;
+    config
+}
+
+#[tokio::test]
+async fn sqlite_isolation_matrix() {
+    let server = TestServer::start(Backend::Sqlite, "sqlite_isolation", unlimited()).await.expect("sqlite");
+    isolation_matrix(&server).await;
+}
+
+#[tokio::test]
+async fn postgres_isolation_matrix() {
+    let Some(server) = TestServer::start(Backend::Postgres, "server_postgres_isolation", unlimited()).await else {
+        return;
+    };
+    isolation_matrix(&server).await;
+}
