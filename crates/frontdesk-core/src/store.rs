@@ -154,6 +154,23 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_login_session(&self, token_hash: &str, seen_at: Timestamp, expires_at: Timestamp)
     -> StoreResult<()>;
     async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// The user's login sessions, most recently seen first (expired ones included until removed).
+    async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>>;
+    /// Ends every login session of the user but `keep` (after a password reset: all of them).
+    async fn delete_login_sessions_of_user(&self, user_id: UserId, keep: Option<&str>) -> StoreResult<()>;
+
+    // Password resets: only the SHA-256 of the emailed token is stored.
+
+    async fn create_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Uses the reset once: the user it is for, if it exists, is unused and has not expired at
+    /// `at`; `NotFound` otherwise. A second call with the same token is `NotFound`.
+    async fn take_password_reset(&self, token_hash: &str, at: Timestamp) -> StoreResult<UserId>;
 
     // Sites.
 

@@ -150,7 +150,7 @@ pub(crate) async fn audit(
 }
 
 /// Audits an account-level action once in every organization the user belongs to.
-async fn audit_user(st: &AppState, user: &User, action: &str, meta: &ClientMeta) -> Result<(), ApiError> {
+pub(crate) async fn audit_user(st: &AppState, user: &User, action: &str, meta: &ClientMeta) -> Result<(), ApiError> {
     for m in st.chat.store.list_memberships_of_user(user.id).await? {
         audit(st, m.org_id, Some(user.id), action, ("user", user.id.to_string()), meta, serde_json::json!({})).await;
     }

@@ -3,6 +3,7 @@
 //!
 //! [`build`] assembles the router over any [`Store`]; [`serve`] runs it until shutdown.
 
+mod account_api;
 pub mod admin;
 mod answer;
 mod app_api;
@@ -191,6 +192,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(app_api::routes())
         .merge(kb_api::routes())
         .merge(inbox_api::routes())
+        .merge(account_api::routes())
         .merge(team_api::routes())
         .merge(site_api::routes())
         .merge(report_api::routes())

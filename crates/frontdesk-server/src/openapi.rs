@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{app_api, chat_api, inbox_api, kb_api, report_api, site_api, team_api};
+use crate::{account_api, app_api, chat_api, inbox_api, kb_api, report_api, site_api, team_api};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -34,6 +34,10 @@ use utoipa::{Modify, OpenApi};
         app_api::login,
         app_api::logout,
         app_api::me,
+        account_api::list_sessions,
+        account_api::revoke_session,
+        account_api::forgot_password,
+        account_api::reset_password,
         inbox_api::list_conversations,
         inbox_api::summary,
         inbox_api::get_conversation,

@@ -63,6 +63,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     let w = orgs_team_and_sites(&c).await;
     invitations(&c, &w).await;
     visitor_identity(&c, &w).await;
+    login_sessions_and_password_resets(&c, &w).await;
     conversation_times(&c).await;
     let f = inbox_fixture(&c, &w).await;
     inbox_lists(&c, &w, &f).await;
@@ -371,6 +372,52 @@ async fn settings_compare_and_set(c: &Ctx) {
 }
 
 // --- Organizations, the team and sites.
+
+/// An agent's sessions are listed and ended per user; a password reset is used once, before it
+/// expires.
+async fn login_sessions_and_password_resets(c: &Ctx, w: &World) {
+    let s = c.s();
+    let session = |hash: &str, user: UserId, seen: i64| LoginSession {
+        token_hash: format!("{}-{hash}", c.tag),
+        user_id: user,
+        created_at: Timestamp(DASHBOARD_START_MS),
+        last_seen_at: Timestamp(DASHBOARD_START_MS + seen),
+        expires_at: Timestamp(DASHBOARD_START_MS + 1_000_000),
+        ip: None,
+        user_agent: Some("test".to_owned()),
+    };
+    for (hash, user, seen) in [("a1", w.alice.id, 1), ("a2", w.alice.id, 3), ("a3", w.alice.id, 2), ("b1", w.bob.id, 1)]
+    {
+        ok(s.create_login_session(&session(hash, user, seen)).await, "login session");
+    }
+    let hashes = |list: Vec<LoginSession>| list.into_iter().map(|l| l.token_hash).collect::<Vec<_>>();
+    let alice = ok(s.list_login_sessions(w.alice.id).await, "alice's sessions");
+    assert_eq!(
+        hashes(alice),
+        vec![format!("{}-a2", c.tag), format!("{}-a3", c.tag), format!("{}-a1", c.tag)],
+        "most recent first"
+    );
+    let keep = format!("{}-a2", c.tag);
+    ok(s.delete_login_sessions_of_user(w.alice.id, Some(&keep)).await, "end the others");
+    assert_eq!(hashes(ok(s.list_login_sessions(w.alice.id).await, "after")), vec![keep.clone()]);
+    assert_eq!(ok(s.list_login_sessions(w.bob.id).await, "bob's").len(), 1, "another user's sessions stay");
+    ok(s.delete_login_sessions_of_user(w.alice.id, None).await, "end all");
+    assert!(ok(s.list_login_sessions(w.alice.id).await, "none").is_empty());
+
+    let token = format!("{}-reset", c.tag);
+    let now = Timestamp(DASHBOARD_START_MS);
+    ok(s.create_password_reset(&token, w.alice.id, now, now.plus_seconds(3600)).await, "reset");
+    assert!(
+        matches!(s.take_password_reset(&token, now.plus_seconds(3600)).await, Err(StoreError::NotFound)),
+        "expired"
+    );
+    assert_eq!(ok(s.take_password_reset(&token, now.plus_seconds(10)).await, "use it"), w.alice.id);
+    assert!(
+        matches!(s.take_password_reset(&token, now.plus_seconds(11)).await, Err(StoreError::NotFound)),
+        "used once"
+    );
+    assert!(matches!(s.take_password_reset("nope", now).await, Err(StoreError::NotFound)));
+}
 
 /// `identify`: given fields replace, missing ones stay, `verified` follows `user_id`, and another
 /// site's visitor is not found.

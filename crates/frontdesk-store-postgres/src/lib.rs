@@ -706,6 +706,63 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM login_sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, token_hash"
+        ))
+        .bind(user_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn delete_login_sessions_of_user(&self, user_id: UserId, keep: Option<&str>) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1 AND ($2::text IS NULL OR token_hash <> $2)")
+            .bind(user_id.0)
+            .bind(keep)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn create_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id.0)
+        .bind(created_at.0)
+        .bind(expires_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take_password_reset(&self, token_hash: &str, at: Timestamp) -> StoreResult<UserId> {
+        // One statement: of two concurrent uses, only one finds it unused.
+        let row = sqlx::query(
+            "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING user_id",
+        )
+        .bind(at.0)
+        .bind(token_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(UserId(get(&row, "user_id")?))
+    }
+
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO sites (",

@@ -764,6 +764,63 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM login_sessions WHERE user_id = ? ORDER BY last_seen_at DESC, token_hash"
+        ))
+        .bind(id(user_id.0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn delete_login_sessions_of_user(&self, user_id: UserId, keep: Option<&str>) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = ? AND (? IS NULL OR token_hash <> ?)")
+            .bind(id(user_id.0))
+            .bind(keep)
+            .bind(keep)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn create_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(id(user_id.0))
+            .bind(created_at.0)
+            .bind(expires_at.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take_password_reset(&self, token_hash: &str, at: Timestamp) -> StoreResult<UserId> {
+        // One statement: of two concurrent uses, only one finds it unused.
+        let row = sqlx::query(
+            "UPDATE password_resets SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? \
+             RETURNING user_id",
+        )
+        .bind(at.0)
+        .bind(token_hash)
+        .bind(at.0)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(UserId(uuid_at(&row, "user_id")?))
+    }
+
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO sites (",

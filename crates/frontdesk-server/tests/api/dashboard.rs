@@ -710,6 +710,66 @@ async fn identify_suite(server: &TestServer) {
     assert_eq!(owner.patch(&site, &json!({"require_verified_identity": false})).await.status, 200);
 }
 
+/// An agent's sessions (list, revoke) and password reset by an emailed single-use link.
+async fn account_suite(server: &TestServer, smtp: &SmtpSink) {
+    let laptop = server.login(MEMBER_EMAIL).await;
+    let phone = server.login(MEMBER_EMAIL).await;
+    let list = laptop.get("/api/app/sessions").await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let sessions = list.body["sessions"].as_array().cloned().unwrap_or_default();
+    assert!(sessions.len() >= 2, "{sessions:?}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other =
+        sessions.iter().find(|s| s["current"] == false).and_then(|s| s["id"].as_str()).unwrap_or_default().to_owned();
+    let owner = server.login(OWNER_EMAIL).await;
+    assert_error(
+        &owner.send(reqwest::Method::DELETE, &format!("/api/app/sessions/{other}"), None).await,
+        404,
+        "not_found",
+    );
+    assert_eq!(laptop.send(reqwest::Method::DELETE, &format!("/api/app/sessions/{other}"), None).await.status, 204);
+    assert_eq!(laptop.get("/api/app/me").await.status, 200);
+    assert_error(&phone.get("/api/app/me").await, 401, "not_authenticated");
+
+    // Forgot: the same answer for unknown addresses, and no email for them.
+    let anonymous = AgentClient::new(&server.base);
+    let before = smtp.messages().len();
+    assert_eq!(
+        anonymous.post("/api/app/password/forgot", &json!({"email": "nobody@northwind.test"})).await.status,
+        202
+    );
+    assert_eq!(
+        anonymous.post("/api/app/password/forgot", &json!({"email": MEMBER_EMAIL.to_uppercase()})).await.status,
+        202
+    );
+    let mail =
+        wait_for_mail(smtp, |m| m.to.iter().any(|t| t.contains(MEMBER_EMAIL)) && m.subject().contains("Reset")).await;
+    assert!(smtp.messages()[before..].iter().all(|m| !m.to.iter().any(|t| t.contains("nobody@"))));
+    let text = mail.body_text();
+    let token =
+        text.split("/app/#/reset/").nth(1).and_then(|t| t.split_whitespace().next()).unwrap_or_default().to_owned();
+    assert!(!token.is_empty(), "{text}");
+
+    let weak = anonymous.post("/api/app/password/reset", &json!({"token": token, "password": "short"})).await;
+    assert_error(&weak, 422, "invalid_field");
+    let new_password = "a brand new passphrase 42";
+    let done = anonymous.post("/api/app/password/reset", &json!({"token": token, "password": new_password})).await;
+    assert_eq!(done.status, 204, "{:?}", done.body);
+    assert_error(&laptop.get("/api/app/me").await, 401, "not_authenticated");
+    let again = anonymous.post("/api/app/password/reset", &json!({"token": token, "password": new_password})).await;
+    assert_error(&again, 404, "not_found");
+    assert_eq!(AgentClient::new(&server.base).login(MEMBER_EMAIL, PASSWORD).await.status, 401);
+    assert_eq!(AgentClient::new(&server.base).login(MEMBER_EMAIL, new_password).await.status, 200);
+    let audit = owner.get(&format!("/api/app/orgs/{}/audit?action=user.", server.org.id)).await;
+    let actions: Vec<String> = audit.body["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["action"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    for expected in ["user.session_revoke", "user.password_reset_requested", "user.password_reset"] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} in {actions:?}");
+    }
+}
+
 fn smtp_config(smtp: &SmtpSink) -> ServerConfig {
     let mut config = roomy_config();
     config.smtp =
@@ -727,6 +787,8 @@ async fn dashboard_suites(backend: Backend, name: &str) {
     team_suite(&server, &smtp).await;
     free_plan_suite(&server).await;
     email_alerts_suite(&server, &smtp).await;
+    // Last on this server: it changes the member's password.
+    account_suite(&server, &smtp).await;
     let Some(server) = TestServer::start(backend, &format!("{name}_b"), roomy_config()).await else {
         return;
     };

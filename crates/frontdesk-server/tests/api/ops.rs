@@ -43,6 +43,10 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/login", &["post"]),
     ("/api/app/logout", &["post"]),
     ("/api/app/me", &["get"]),
+    ("/api/app/sessions", &["get"]),
+    ("/api/app/sessions/{id}", &["delete"]),
+    ("/api/app/password/forgot", &["post"]),
+    ("/api/app/password/reset", &["post"]),
     ("/api/app/orgs/{org_id}", &["get"]),
     ("/api/app/orgs/{org_id}/conversations", &["get"]),
     ("/api/app/orgs/{org_id}/conversations/summary", &["get"]),
@@ -178,6 +182,24 @@ impl Store for GatedStore {
             self.release.notified().await;
         }
         self.inner.ping().await
+    }
+    async fn list_login_sessions(&self, user_id: UserId) -> StoreResult<Vec<LoginSession>> {
+        self.inner.list_login_sessions(user_id).await
+    }
+    async fn delete_login_sessions_of_user(&self, user_id: UserId, keep: Option<&str>) -> StoreResult<()> {
+        self.inner.delete_login_sessions_of_user(user_id, keep).await
+    }
+    async fn create_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner.create_password_reset(token_hash, user_id, created_at, expires_at).await
+    }
+    async fn take_password_reset(&self, token_hash: &str, at: Timestamp) -> StoreResult<UserId> {
+        self.inner.take_password_reset(token_hash, at).await
     }
     async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
         self.inner.get_or_init_setting(key, value).await

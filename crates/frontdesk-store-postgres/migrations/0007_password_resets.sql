@@ -1,0 +1,9 @@
+-- Password reset links: only the SHA-256 of the emailed token is kept; each is used once.
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id    UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX password_resets_user ON password_resets (user_id);
