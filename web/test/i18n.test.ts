@@ -19,4 +19,16 @@ describe('i18n', () => {
       expect(LAUNCHER[l].open).toBe(STRINGS[l].open);
     }
   });
+
+  it('the rating tags are translated in every language', () => {
+    const tags = ['tagQuick', 'tagHelpful', 'tagFriendly', 'tagSlow', 'tagUnclear'] as const;
+    expect(tags.map((k) => STRINGS.en[k])).toEqual(['Quick', 'Helpful', 'Friendly', 'Slow', 'Unclear']);
+    for (const l of LOCALES) {
+      if (l === 'en') continue;
+      // Translated, not English left over (Spanish and French "Útil"/"Utile" differ from "Helpful").
+      expect(tags.map((k) => STRINGS[l][k])).not.toEqual(tags.map((k) => STRINGS.en[k]));
+      expect(new Set(tags.map((k) => STRINGS[l][k])).size).toBe(tags.length);
+      expect(STRINGS[l].continue).not.toBe(STRINGS.en.continue);
+    }
+  });
 });

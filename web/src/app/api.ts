@@ -109,7 +109,13 @@ export function orgApi(orgId: string) {
     createSite: (name: string, allowed_origins: string[]) => post<Site>(`${O}/sites`, { name, allowed_origins }),
     updateSite: (
       id: string,
-      patch: { name?: string; allowed_origins?: string[]; widget?: WidgetConfig; assistant?: AssistantSettings },
+      patch: {
+        name?: string;
+        allowed_origins?: string[];
+        widget?: WidgetConfig;
+        assistant?: AssistantSettings;
+        require_verified_identity?: boolean;
+      },
     ) => request<Site>('PATCH', s(id), patch),
     publishWidget: (id: string) => post<Site>(`${s(id)}/widget/publish`),
     discardWidget: (id: string) => post<Site>(`${s(id)}/widget/discard`),

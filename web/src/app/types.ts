@@ -107,6 +107,10 @@ export interface Visitor {
   name: string | null;
   email: string | null;
   locale: string | null;
+  /** The site's own id for this person (the widget's `identify`). */
+  user_id?: string | null;
+  /** Whether `user_id` came with a valid HMAC of the site's secret. */
+  verified?: boolean;
   created_at: string;
   last_seen_at: string;
 }
@@ -244,6 +248,8 @@ export interface Site {
   assistant: AssistantSettings;
   previous_public_key: string | null;
   previous_key_expires_at: string | null;
+  /** `identify` is refused without a valid `user_hash`. */
+  require_verified_identity?: boolean;
   created_at: string;
   updated_at: string;
 }

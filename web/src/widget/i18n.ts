@@ -10,6 +10,8 @@ export const STRINGS = {
     offline: 'Reconnecting…', messages: 'Messages', unread: 'unread messages', closed: 'This conversation has ended.',
     you: 'You', assistant: 'Assistant', agent: 'Agent', channels: 'Other ways to reach us', chatHere: 'Chat here',
     history: 'Conversations', back: 'Back', gone: 'This conversation is no longer available.',
+    rateTags: 'What stood out?', tagQuick: 'Quick', tagHelpful: 'Helpful', tagFriendly: 'Friendly', tagSlow: 'Slow', tagUnclear: 'Unclear',
+    continue: 'Continue this conversation', resolved: 'This conversation was resolved. Write to continue it.',
   },
   nl: {
     open: 'Chat openen', close: 'Chat sluiten', title: 'Chat met ons', placeholder: 'Typ je bericht…',
@@ -20,6 +22,8 @@ export const STRINGS = {
     offline: 'Opnieuw verbinden…', messages: 'Berichten', unread: 'ongelezen berichten', closed: 'Dit gesprek is beëindigd.',
     you: 'Jij', assistant: 'Assistent', agent: 'Medewerker', channels: 'Andere manieren om ons te bereiken', chatHere: 'Hier chatten',
     history: 'Gesprekken', back: 'Terug', gone: 'Dit gesprek is niet meer beschikbaar.',
+    rateTags: 'Wat viel op?', tagQuick: 'Snel', tagHelpful: 'Behulpzaam', tagFriendly: 'Vriendelijk', tagSlow: 'Traag', tagUnclear: 'Onduidelijk',
+    continue: 'Dit gesprek voortzetten', resolved: 'Dit gesprek is afgerond. Schrijf om het voort te zetten.',
   },
   de: {
     open: 'Chat öffnen', close: 'Chat schließen', title: 'Chatten Sie mit uns', placeholder: 'Nachricht eingeben…',
@@ -30,6 +34,8 @@ export const STRINGS = {
     offline: 'Verbindung wird wiederhergestellt…', messages: 'Nachrichten', unread: 'ungelesene Nachrichten', closed: 'Dieses Gespräch ist beendet.',
     you: 'Sie', assistant: 'Assistent', agent: 'Mitarbeiter', channels: 'Weitere Kontaktwege', chatHere: 'Hier chatten',
     history: 'Gespräche', back: 'Zurück', gone: 'Dieses Gespräch ist nicht mehr verfügbar.',
+    rateTags: 'Was ist aufgefallen?', tagQuick: 'Schnell', tagHelpful: 'Hilfreich', tagFriendly: 'Freundlich', tagSlow: 'Langsam', tagUnclear: 'Unklar',
+    continue: 'Dieses Gespräch fortsetzen', resolved: 'Dieses Gespräch wurde gelöst. Schreiben Sie, um es fortzusetzen.',
   },
   fr: {
     open: 'Ouvrir le chat', close: 'Fermer le chat', title: 'Discutez avec nous', placeholder: 'Écrivez votre message…',
@@ -40,6 +46,8 @@ export const STRINGS = {
     offline: 'Reconnexion…', messages: 'Messages', unread: 'messages non lus', closed: 'Cette conversation est terminée.',
     you: 'Vous', assistant: 'Assistant', agent: 'Conseiller', channels: 'Autres moyens de nous joindre', chatHere: 'Discuter ici',
     history: 'Conversations', back: 'Retour', gone: "Cette conversation n'est plus disponible.",
+    rateTags: "Qu'avez-vous remarqué ?", tagQuick: 'Rapide', tagHelpful: 'Utile', tagFriendly: 'Aimable', tagSlow: 'Lent', tagUnclear: 'Pas clair',
+    continue: 'Reprendre cette conversation', resolved: 'Cette conversation a été résolue. Écrivez pour la reprendre.',
   },
   es: {
     open: 'Abrir chat', close: 'Cerrar chat', title: 'Chatea con nosotros', placeholder: 'Escribe tu mensaje…',
@@ -50,6 +58,8 @@ export const STRINGS = {
     offline: 'Reconectando…', messages: 'Mensajes', unread: 'mensajes sin leer', closed: 'Esta conversación ha terminado.',
     you: 'Tú', assistant: 'Asistente', agent: 'Agente', channels: 'Otras formas de contactarnos', chatHere: 'Chatear aquí',
     history: 'Conversaciones', back: 'Volver', gone: 'Esta conversación ya no está disponible.',
+    rateTags: '¿Qué destacarías?', tagQuick: 'Rápido', tagHelpful: 'Útil', tagFriendly: 'Amable', tagSlow: 'Lento', tagUnclear: 'Poco claro',
+    continue: 'Continuar esta conversación', resolved: 'Esta conversación se resolvió. Escribe para continuarla.',
   },
 } as const;
 

@@ -19,19 +19,19 @@ const w = window as Win;
 const LAUNCHER_CSS = `
 :host{all:initial}
 *{box-sizing:border-box}
-.fd-launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;
+.fd-launcher{position:fixed;bottom:20px;inset-inline-end:20px;z-index:2147483000;width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;
 background:var(--fd-bg);color:var(--fd-fg);box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;
 transition:transform .15s ease}
 .fd-launcher:hover{transform:scale(1.06)}
 .fd-launcher:focus-visible{outline:3px solid var(--fd-bg);outline-offset:3px}
-.fd-left .fd-launcher{right:auto;left:20px}
+.fd-left .fd-launcher{inset-inline-end:auto;inset-inline-start:20px}
 .fd-launcher svg{width:26px;height:26px;fill:currentColor}
-.fd-badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;
+.fd-badge{position:absolute;top:-4px;inset-inline-end:-4px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;
 font:600 12px/20px system-ui,sans-serif;text-align:center}
 .fd-badge[hidden]{display:none}
-.fd-sugg{position:fixed;bottom:88px;right:20px;z-index:2147483000;max-width:280px;display:flex;align-items:flex-start;gap:6px;
-background:#fff;color:#111827;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.2);padding:10px 8px 10px 14px;font:14px/1.4 system-ui,sans-serif;animation:fd-pop .2s ease-out}
-.fd-left .fd-sugg{right:auto;left:20px}
+.fd-sugg{position:fixed;bottom:88px;inset-inline-end:20px;z-index:2147483000;max-width:280px;display:flex;align-items:flex-start;gap:6px;
+background:#fff;color:#111827;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.2);padding:10px;padding-inline:14px 8px;font:14px/1.4 system-ui,sans-serif;animation:fd-pop .2s ease-out}
+.fd-left .fd-sugg{inset-inline-end:auto;inset-inline-start:20px}
 .fd-sugg button{font:inherit;background:none;border:0;cursor:pointer;color:inherit;text-align:start;padding:0}
 .fd-sugg .fd-x{font-size:18px;line-height:1;color:#6b7280;padding:0 4px}
 @keyframes fd-pop{from{opacity:0;transform:translateY(8px)}to{opacity:1;transform:none}}
@@ -171,6 +171,7 @@ function start(): void {
     config, apiUrl, server, locale, root, mount: wrap, frame, launcher, events, params, identity, colors,
     setUnread,
     onClose: () => close(),
+    sendIdentity,
   });
 
   function loadPanel(): Promise<PanelFactory> {
@@ -226,26 +227,45 @@ function start(): void {
     else void open();
   }
 
-  // Page views and conversions go to the server once a session exists (the panel keeps it in
-  // `frontdesk:<key>`); until then they wait here, a few at most.
+  // Page views, conversions and the identity go to the server once a session exists (the panel
+  // keeps it in `frontdesk:<key>`); until then they wait here, a few at most.
+  type Sess = { session_id?: string; session_token?: string };
+  const session = (): Sess => {
+    try {
+      return JSON.parse(localStorage.getItem(`frontdesk:${config!.apiKey}`) || '{}');
+    } catch {
+      return {}; // storage disabled: no session to report for yet
+    }
+  };
+  const chat = (path: string, s: Sess, body: Record<string, unknown>) =>
+    fetch(apiUrl + path, {
+      method: 'POST',
+      headers: { 'X-API-Key': config!.apiKey, 'Content-Type': 'application/json', Authorization: `Bearer ${s.session_token}` },
+      body: JSON.stringify({ session_id: s.session_id, ...body }),
+      keepalive: true,
+    });
   let waiting: Record<string, unknown>[] = [];
   function report(ev: Record<string, unknown>): void {
-    let s: { session_id?: string; session_token?: string } = {};
-    try {
-      s = JSON.parse(localStorage.getItem(`frontdesk:${config!.apiKey}`) || '{}');
-    } catch {
-      /* storage disabled: no session to report for yet */
-    }
-    if (!s.session_id || !s.session_token) {
+    const s = session();
+    if (!s.session_token) {
       if (waiting.length < 20) waiting.push(ev);
       return;
     }
-    fetch(`${apiUrl}/api/chat/events`, {
-      method: 'POST',
-      headers: { 'X-API-Key': config!.apiKey, 'Content-Type': 'application/json', Authorization: `Bearer ${s.session_token}` },
-      body: JSON.stringify({ session_id: s.session_id, ...ev }),
-      keepalive: true,
-    }).catch(() => {});
+    chat('/api/chat/events', s, ev).catch(() => {});
+  }
+  // Sent once per `identify` call, for the session there is (or the next one); a refusal
+  // (403 identity_invalid) is an `error` event and is not retried.
+  let idDirty = false;
+  function sendIdentity(s: Sess): void {
+    if (!idDirty || !s.session_token) return;
+    idDirty = false;
+    chat('/api/chat/identify', s, { ...identity })
+      .then(async (r) => {
+        if (r.ok) return;
+        const e = (await r.json().catch(() => 0))?.error || {};
+        events.emit('error', { code: e.code || `http_${r.status}`, message: e.message || r.statusText });
+      })
+      .catch(() => (idDirty = true));
   }
   events.on('conversation-started', () => {
     const now = waiting;
@@ -262,7 +282,13 @@ function start(): void {
       close,
       toggle,
       identify: (who) => {
-        Object.assign(identity, who || {});
+        const v = (who || {}) as Record<string, string | undefined>;
+        const next: Record<string, string | undefined> = { name: v.name, email: v.email, user_id: v.userId ?? v.user_id, user_hash: v.userHash ?? v.user_hash };
+        // A new user id drops the hash signed for the previous one.
+        if (next.user_id != null) delete identity.user_hash;
+        for (const k in next) if (next[k] != null) (identity as Record<string, string | undefined>)[k] = String(next[k]);
+        idDirty = true;
+        sendIdentity(session());
       },
       setParams: (p) => {
         Object.assign(params, p || {});

@@ -1,10 +1,10 @@
 export const PANEL_CSS = `
-.fd-panel{position:fixed;bottom:88px;right:20px;z-index:2147483000;width:370px;max-width:calc(100vw - 40px);height:min(620px,calc(100vh - 110px));
+.fd-panel{position:fixed;bottom:88px;inset-inline-end:20px;z-index:2147483000;width:370px;max-width:calc(100vw - 40px);height:min(620px,calc(100vh - 110px));
 display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);overflow:hidden;
 font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;animation:fd-in .18s ease-out}
 .fd-panel[hidden]{display:none}
-.fd-left .fd-panel{right:auto;left:20px}
-.fd-frame .fd-panel{position:relative;bottom:auto;right:auto;left:auto;width:100%;max-width:none;height:100%;min-height:480px;box-shadow:none;border:1px solid #e5e7eb;animation:none}
+.fd-left .fd-panel{inset-inline-end:auto;inset-inline-start:20px}
+.fd-frame .fd-panel{position:relative;bottom:auto;inset-inline:auto;width:100%;max-width:none;height:100%;min-height:480px;box-shadow:none;border:1px solid #e5e7eb;animation:none}
 @keyframes fd-in{from{opacity:0;transform:translateY(12px)}to{opacity:1;transform:none}}
 @media (max-width:480px){.fd-root:not(.fd-frame) .fd-panel{inset:0;width:auto;max-width:none;height:100%;border-radius:0}}
 .fd-head{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--fd-bg);color:var(--fd-fg)}
@@ -52,6 +52,11 @@ font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;animation:fd
 .fd-note{color:#4b5563;font-size:13px;text-align:center}
 .fd-history[hidden],.fd-rate[hidden],.fd-channels[hidden],.fd-form[hidden]{display:none}
 .fd-stars{display:flex;gap:4px}
+.fd-sub{margin:0;font-size:13px;color:#4b5563}
+.fd-tags{display:flex;flex-wrap:wrap;gap:6px}
+.fd-tags button{border:1px solid #d1d5db;color:#111827;background:#fff;border-radius:16px;padding:4px 12px;font:inherit;font-size:13px;cursor:pointer}
+.fd-tags button:focus-visible{outline:2px solid var(--fd-bg);outline-offset:1px}
+.fd-tags button[aria-pressed=true]{background:var(--fd-bg);color:var(--fd-fg);border-color:var(--fd-bg)}
 .fd-stars button{font-size:26px;line-height:1;background:none;border:0;cursor:pointer;color:#d1d5db}
 .fd-stars button[aria-pressed=true]{color:#d97706}
 .fd-rate textarea{border:1px solid #d1d5db;border-radius:8px;padding:8px;font:inherit;min-height:60px}

@@ -39,6 +39,15 @@ const PURIFY = {
   ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|tel:)/i,
 };
 
+/** The rating's optional tags: the key sent to the server, and its label's string. */
+const RATING_TAGS = [
+  ['quick', 'tagQuick'],
+  ['helpful', 'tagHelpful'],
+  ['friendly', 'tagFriendly'],
+  ['slow', 'tagSlow'],
+  ['unclear', 'tagUnclear'],
+] as const;
+
 const safeUrl = (u: string | null | undefined) => (u && /^https?:\/\//i.test(u) ? u : null);
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -248,6 +257,8 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
     setStatus(r.status);
     endBtn.hidden = false;
     events.emit('conversation-started', { sessionId: r.session_id });
+    // An `identify` made before the session existed reaches the server now.
+    ctx.sendIdentity(stored);
     connect();
   }
 
@@ -526,21 +537,39 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
       starBtns.push(b);
       stars.append(b);
     }
+    // Optional tags: stable keys go to the server, the labels are localized.
+    const tags = new Set<string>();
+    const tagBox = el('div', 'fd-tags');
+    tagBox.setAttribute('role', 'group');
+    tagBox.setAttribute('aria-label', t.rateTags);
+    for (const [k, label] of RATING_TAGS) {
+      const b = button('', t[label], () => {
+        if (!tags.delete(k)) tags.add(k);
+        b.setAttribute('aria-pressed', String(tags.has(k)));
+      });
+      b.setAttribute('aria-pressed', 'false');
+      b.dataset.tag = k;
+      tagBox.append(b);
+    }
     const text = el('textarea');
     text.setAttribute('aria-label', t.feedback);
     text.placeholder = t.feedback;
     const submit = button('fd-btn', t.submit, async () => {
       if (!rating || !stored.session_id) return;
       try {
-        await api('POST', `/api/chat/session/${stored.session_id}/rate`, { stars: rating, feedback: text.value.trim() || undefined });
+        await api('POST', `/api/chat/session/${stored.session_id}/rate`, {
+          stars: rating,
+          tags: tags.size ? [...tags] : undefined,
+          feedback: text.value.trim() || undefined,
+        });
       } catch (e) {
         if (!(e instanceof ApiError && e.code === 'already_rated')) return showError();
       }
-      events.emit('rated', { stars: rating });
+      events.emit('rated', { stars: rating, tags: [...tags] });
       rate.textContent = '';
       rate.append(el('p', '', t.thanks), newChatButton());
     });
-    rate.append(stars, text, submit, newChatButton());
+    rate.append(stars, el('p', 'fd-sub', t.rateTags), tagBox, text, submit, newChatButton());
     rate.hidden = false;
     chips.textContent = '';
   }
@@ -605,6 +634,7 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
 
   function closeHistory(): void {
     history.hidden = true;
+    history.textContent = '';
     hiddenBefore.forEach((x) => (x.hidden = false));
     hiddenBefore = [];
   }
@@ -619,14 +649,48 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
     view.setAttribute('role', 'log');
     view.setAttribute('aria-label', t.messages);
     history.append(view);
-    try {
-      const r = await fetch(`${apiUrl}/api/chat/history/${p.id}`, { headers: { 'X-API-Key': key, Authorization: `Bearer ${p.token}` } });
+    const get = async <T>(path: string): Promise<T> => {
+      const r = await fetch(apiUrl + path, { headers: { 'X-API-Key': key, Authorization: `Bearer ${p.token}` } });
       if (!r.ok) throw new Error(String(r.status));
-      const data = (await r.json()) as { messages: Message[] };
+      return (await r.json()) as T;
+    };
+    try {
+      const [data, sess] = await Promise.all([
+        get<{ messages: Message[] }>(`/api/chat/history/${p.id}`),
+        get<{ status: string }>(`/api/chat/session/${p.id}`).catch(() => ({ status: 'closed' })),
+      ]);
       for (const m of data.messages || []) view.append(messageNode(m, true));
-      history.append(el('p', 'fd-note', t.closed));
+      // A resolved conversation can be picked up again: writing to it reopens it on the server.
+      if (sess.status === 'resolved') {
+        history.append(el('p', 'fd-note', t.resolved), button('fd-btn', t.continue, () => void continuePast(p)));
+      } else history.append(el('p', 'fd-note', t.closed));
     } catch {
       view.append(el('p', 'fd-note', t.gone));
+    }
+  }
+
+  /** Makes an earlier (resolved) conversation the current one again. */
+  async function continuePast(p: Past): Promise<void> {
+    if (stored.session_id !== p.id) archive();
+    disconnect();
+    clearStreams();
+    conv.clear();
+    log.querySelectorAll('.fd-msg').forEach((n) => n.remove());
+    stored = { visitor_id: stored.visitor_id, session_id: p.id, session_token: p.token, past: (stored.past || []).filter((x) => x.id !== p.id) };
+    save();
+    historyBtn.hidden = !stored.past?.length;
+    closeHistory();
+    rate.hidden = true;
+    channels.hidden = true;
+    escalatedSent = true;
+    status = 'resolved';
+    setStatus('resolved');
+    input.focus();
+    try {
+      await fetchHistory();
+      connect();
+    } catch {
+      showError();
     }
   }
 

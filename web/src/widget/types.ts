@@ -40,11 +40,12 @@ export interface ServerConfig {
   };
 }
 
+/** `identify`'s fields, as `POST /api/chat/identify` takes them. */
 export interface Identity {
   name?: string;
   email?: string;
   user_id?: string;
-  hmac?: string;
+  user_hash?: string;
 }
 
 /** What the loader hands to the panel chunk. */
@@ -64,6 +65,8 @@ export interface WidgetContext {
   colors: { bg: string; fg: string };
   onClose: () => void;
   setUnread: (n: number) => void;
+  /** Sends the identity for the current session (`POST /api/chat/identify`), once per change. */
+  sendIdentity: (session: { session_id?: string; session_token?: string }) => void;
 }
 
 export interface Panel {

@@ -171,7 +171,9 @@ function General({ site, onSaved }: { site: Site; onSaved: (s: Site) => void }) 
 
 function Keys({ site, onSaved }: { site: Site; onSaved: (s: Site) => void }) {
   const ws = useWorkspace();
-  const { error, save } = useSave(onSaved);
+  const { error, busy, save } = useSave(onSaved);
+  const [required, setRequired] = useState(!!site.require_verified_identity);
+  useEffect(() => setRequired(!!site.require_verified_identity), [site.require_verified_identity]);
   const [secret, setSecret] = useState<string | null>(null);
   const [secretError, setSecretError] = useState<string | null>(null);
   const reveal = async (rotate: boolean) => {
@@ -235,6 +237,29 @@ function Keys({ site, onSaved }: { site: Site; onSaved: (s: Site) => void }) {
           </button>
         </div>
         <ErrorBox message={secretError} />
+      </div>
+      <div class="field">
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={required}
+            disabled={busy}
+            onChange={(e) => {
+              const on = e.currentTarget.checked;
+              setRequired(on);
+              void save(
+                () => ws.api.updateSite(site.id, { require_verified_identity: on }),
+                on ? 'Verified identity is now required' : 'Verified identity is no longer required',
+              ).then((ok) => ok || setRequired(!on));
+            }}
+          />
+          Require verified identity
+        </label>
+        <span class="hint">
+          When on, the widget's <code>identify</code> is refused unless it carries a <code>userHash</code> your server computed,
+          so nobody can pose as one of your users. The hash is <code>hex(HMAC-SHA256(secret, userId))</code>: the lower-case hex
+          HMAC-SHA256 of the user id, keyed with the identity verification secret above.
+        </span>
       </div>
     </Section>
   );

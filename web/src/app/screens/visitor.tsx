@@ -23,6 +23,23 @@ export function VisitorPanel({ conversationId }: { conversationId: string }) {
             <dd>{data.visitor?.name || '—'}</dd>
             <dt>Email</dt>
             <dd>{data.visitor?.email ? <a href={`mailto:${data.visitor.email}`}>{data.visitor.email}</a> : '—'}</dd>
+            {data.visitor?.user_id && (
+              <>
+                <dt>User id</dt>
+                <dd>
+                  <span class="mono">{data.visitor.user_id}</span>{' '}
+                  {data.visitor.verified ? (
+                    <span class="badge verified" title="Signed by the site's server (HMAC)">
+                      verified
+                    </span>
+                  ) : (
+                    <span class="badge" title="Not signed: anyone could have sent it">
+                      unverified
+                    </span>
+                  )}
+                </dd>
+              </>
+            )}
             {data.visitor?.locale && (
               <>
                 <dt>Language</dt>
