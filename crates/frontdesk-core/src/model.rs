@@ -51,6 +51,23 @@ pub struct Membership {
     pub created_at: Timestamp,
 }
 
+/// A user's TOTP two-factor state. The secret is never serialized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpState {
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    /// False while set up but not yet confirmed with a code.
+    pub enabled: bool,
+    /// The last time step a code was accepted for: a code works once.
+    pub last_step: i64,
+}
+
+impl std::fmt::Debug for TotpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpState").field("enabled", &self.enabled).field("last_step", &self.last_step).finish()
+    }
+}
+
 /// A logged-in agent's session. Only the SHA-256 of the cookie's token is stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoginSession {

@@ -159,6 +159,16 @@ pub trait Store: Send + Sync + 'static {
     /// Ends every login session of the user but `keep` (after a password reset: all of them).
     async fn delete_login_sessions_of_user(&self, user_id: UserId, keep: Option<&str>) -> StoreResult<()>;
 
+    // Two-factor login.
+
+    async fn get_totp(&self, user_id: UserId) -> StoreResult<Option<TotpState>>;
+    /// Creates or replaces the user's TOTP state.
+    async fn put_totp(&self, user_id: UserId, state: &TotpState) -> StoreResult<()>;
+    async fn delete_totp(&self, user_id: UserId) -> StoreResult<()>;
+    /// Records that a code for `step` was accepted, only if no code for it or a later step was:
+    /// false means the code was used already (a replay).
+    async fn use_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool>;
+
     // Password resets: only the SHA-256 of the emailed token is stored.
 
     async fn create_password_reset(

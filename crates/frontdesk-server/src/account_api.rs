@@ -23,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/app/sessions", get(list_sessions))
         .route("/api/app/sessions/{id}", delete(revoke_session))
         .route("/api/app/password/forgot", post(forgot_password))
+        .route("/api/app/totp", get(totp_status))
+        .route("/api/app/totp/setup", post(totp_setup))
+        .route("/api/app/totp/enable", post(totp_enable))
+        .route("/api/app/totp/disable", post(totp_disable))
         .route("/api/app/password/reset", post(reset_password))
 }
 
@@ -202,5 +206,123 @@ pub async fn reset_password(
     st.chat.store.delete_login_sessions_of_user(user_id, None).await?;
     let user = st.chat.store.get_user(user_id).await?;
     audit_user(&st, &user, "user.password_reset", &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TotpStatus {
+    /// Two-factor login is on: logins need the authenticator's code.
+    pub enabled: bool,
+    /// Set up but not confirmed with a code yet.
+    pub pending: bool,
+}
+
+/// Whether the caller's two-factor login is on.
+#[utoipa::path(get, path = "/api/app/totp", tag = "app", security(("session_cookie" = [])),
+    responses(
+        (status = 200, body = TotpStatus),
+        (status = 401, description = "not_authenticated", body = ErrorBody),
+    ))]
+pub async fn totp_status(State(st): State<AppState>, agent: Agent) -> Result<Json<TotpStatus>, ApiError> {
+    let state = st.chat.store.get_totp(agent.user.id).await?;
+    Ok(Json(TotpStatus {
+        enabled: state.as_ref().is_some_and(|t| t.enabled),
+        pending: state.as_ref().is_some_and(|t| !t.enabled),
+    }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TotpSetup {
+    /// Base32: type it into the authenticator app (or use the URI).
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// Starts setting up two-factor login: a new secret, confirmed by `…/enable` with a code.
+#[utoipa::path(post, path = "/api/app/totp/setup", tag = "app", security(("session_cookie" = [])),
+    responses(
+        (status = 200, body = TotpSetup),
+        (status = 401, description = "not_authenticated", body = ErrorBody),
+        (status = 403, description = "csrf_rejected", body = ErrorBody),
+        (status = 409, description = "conflict (already on: disable it first)", body = ErrorBody),
+    ))]
+pub async fn totp_setup(State(st): State<AppState>, agent: Agent) -> Result<Json<TotpSetup>, ApiError> {
+    if st.chat.store.get_totp(agent.user.id).await?.is_some_and(|t| t.enabled) {
+        return Err(ApiError::new(ErrorCode::Conflict, "two-factor login is on already; disable it first"));
+    }
+    let mut bytes = [0u8; crate::totp::SECRET_BYTES];
+    st.chat.entropy.fill(&mut bytes);
+    let secret = crate::totp::encode_secret(&bytes);
+    let state = frontdesk_core::model::TotpState { secret: secret.clone(), enabled: false, last_step: 0 };
+    st.chat.store.put_totp(agent.user.id, &state).await?;
+    let otpauth_uri = crate::totp::otpauth_uri(&secret, &agent.user.email);
+    Ok(Json(TotpSetup { secret, otpauth_uri }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+/// Turns two-factor login on, with a code that proves the app has the secret.
+#[utoipa::path(post, path = "/api/app/totp/enable", tag = "app", security(("session_cookie" = [])),
+    request_body = TotpCode,
+    responses(
+        (status = 204),
+        (status = 401, description = "not_authenticated", body = ErrorBody),
+        (status = 403, description = "csrf_rejected", body = ErrorBody),
+        (status = 409, description = "conflict (nothing set up, or already on)", body = ErrorBody),
+        (status = 422, description = "invalid_field (a wrong code)", body = ErrorBody),
+    ))]
+pub async fn totp_enable(
+    State(st): State<AppState>,
+    agent: Agent,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<StatusCode, ApiError> {
+    let Some(state) = st.chat.store.get_totp(agent.user.id).await?.filter(|t| !t.enabled) else {
+        return Err(ApiError::new(ErrorCode::Conflict, "set two-factor login up first (or it is on already)"));
+    };
+    let Some(step) = crate::totp::matching_step(&state.secret, &body.code, st.now().unix_seconds()) else {
+        return Err(ApiError::invalid_field(Some("code".to_owned()), "not the current code of the authenticator app"));
+    };
+    let enabled = frontdesk_core::model::TotpState { enabled: true, last_step: step, ..state };
+    st.chat.store.put_totp(agent.user.id, &enabled).await?;
+    audit_user(&st, &agent.user, "user.totp_enable", &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfirm {
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// Turns two-factor login off; the password confirms it is the account's owner.
+#[utoipa::path(post, path = "/api/app/totp/disable", tag = "app", security(("session_cookie" = [])),
+    request_body = PasswordConfirm,
+    responses(
+        (status = 204),
+        (status = 401, description = "not_authenticated, invalid_credentials (a wrong password)", body = ErrorBody),
+        (status = 403, description = "csrf_rejected", body = ErrorBody),
+    ))]
+pub async fn totp_disable(
+    State(st): State<AppState>,
+    agent: Agent,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<PasswordConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let hash = agent.user.password_hash.clone();
+    let password = body.password;
+    let matches = tokio::task::spawn_blocking(move || crate::admin::verify_password(&hash, &password))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    if !matches {
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong password"));
+    }
+    st.chat.store.delete_totp(agent.user.id).await?;
+    audit_user(&st, &agent.user, "user.totp_disable", &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -162,6 +162,9 @@ pub struct LoginRequest {
     pub email: String,
     #[schema(format = Password)]
     pub password: String,
+    /// The six-digit code, for accounts with two-factor login.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 impl std::fmt::Debug for LoginRequest {
@@ -198,7 +201,7 @@ pub(crate) async fn me_response(st: &AppState, user: User) -> Result<MeResponse,
     responses(
         (status = 200, body = MeResponse, headers(("Set-Cookie" = String, description = "fd_session=…; HttpOnly; SameSite=Lax"))),
         (status = 400, description = "malformed_request", body = ErrorBody),
-        (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 401, description = "invalid_credentials, totp_required (send the authenticator code as `totp`)", body = ErrorBody),
         (status = 403, description = "csrf_rejected", body = ErrorBody),
         (status = 422, description = "invalid_field", body = ErrorBody),
         (status = 429, description = "rate_limited (per IP), account_locked (too many failures)", body = ErrorBody),
@@ -243,6 +246,22 @@ pub async fn login(
             return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
         }
     };
+    if let Some(totp) = st.chat.store.get_totp(user.id).await?.filter(|t| t.enabled) {
+        let Some(code) = body.totp.as_deref() else {
+            // The password was right: asking for the code is not a failure.
+            return Err(ApiError::new(ErrorCode::TotpRequired, "enter the code from your authenticator app"));
+        };
+        let step = crate::totp::matching_step(&totp.secret, code, st.now().unix_seconds());
+        let fresh = match step {
+            Some(step) => st.chat.store.use_totp_step(user.id, step).await?,
+            None => false,
+        };
+        if !fresh {
+            let _ = st.limits.login_failures.hit(&email).await;
+            audit_user(&st, &user, "user.login_failed", &meta).await?;
+            return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong or already used code"));
+        }
+    }
 
     audit_user(&st, &user, "user.login", &meta).await?;
     start_login(&st, user, &meta).await

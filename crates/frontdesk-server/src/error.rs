@@ -17,7 +17,8 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_token", 401, "The session token is missing, forged, or for another session."),
     ("token_expired", 401, "The session token was revoked or the session was idle too long; start a new session."),
     ("not_authenticated", 401, "No valid login session cookie."),
-    ("invalid_credentials", 401, "Wrong email or password."),
+    ("invalid_credentials", 401, "Wrong email or password (or a wrong or used two-factor code)."),
+    ("totp_required", 401, "The password was right; the account also needs its authenticator code (`totp`)."),
     ("origin_not_allowed", 403, "The request's Origin is not in the site's allowed origins."),
     ("csrf_rejected", 403, "A state-changing request without this server's own Origin."),
     (
@@ -54,6 +55,7 @@ pub enum ErrorCode {
     TokenExpired,
     NotAuthenticated,
     InvalidCredentials,
+    TotpRequired,
     OriginNotAllowed,
     CsrfRejected,
     IdentityInvalid,
@@ -73,7 +75,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::MalformedRequest,
         Self::MissingApiKey,
         Self::InvalidApiKey,
@@ -81,6 +83,7 @@ impl ErrorCode {
         Self::TokenExpired,
         Self::NotAuthenticated,
         Self::InvalidCredentials,
+        Self::TotpRequired,
         Self::OriginNotAllowed,
         Self::CsrfRejected,
         Self::IdentityInvalid,

@@ -27,6 +27,7 @@ mod site_api;
 mod state;
 mod team_api;
 pub mod token;
+mod totp;
 mod ws;
 
 pub use config::{RateLimits, ServerConfig};

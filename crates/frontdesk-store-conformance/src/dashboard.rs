@@ -404,6 +404,21 @@ async fn login_sessions_and_password_resets(c: &Ctx, w: &World) {
     ok(s.delete_login_sessions_of_user(w.alice.id, None).await, "end all");
     assert!(ok(s.list_login_sessions(w.alice.id).await, "none").is_empty());
 
+    // TOTP: absent, pending, enabled; each step's code once.
+    assert_eq!(ok(s.get_totp(w.carol.id).await, "none yet"), None);
+    let pending = TotpState { secret: "JBSWY3DPEHPK3PXP".to_owned(), enabled: false, last_step: 0 };
+    ok(s.put_totp(w.carol.id, &pending).await, "set up");
+    assert_eq!(ok(s.get_totp(w.carol.id).await, "pending"), Some(pending.clone()));
+    ok(s.put_totp(w.carol.id, &TotpState { enabled: true, ..pending.clone() }).await, "enable");
+    assert!(ok(s.use_totp_step(w.carol.id, 100).await, "first use"));
+    assert!(!ok(s.use_totp_step(w.carol.id, 100).await, "replay"), "a step's code works once");
+    assert!(!ok(s.use_totp_step(w.carol.id, 99).await, "older"), "never an older step");
+    assert!(ok(s.use_totp_step(w.carol.id, 101).await, "next"));
+    assert!(!ok(s.use_totp_step(w.bob.id, 500).await, "bob has none"));
+    assert_eq!(ok(s.get_totp(w.carol.id).await, "read").map(|t| (t.enabled, t.last_step)), Some((true, 101)));
+    ok(s.delete_totp(w.carol.id).await, "disable");
+    assert_eq!(ok(s.get_totp(w.carol.id).await, "gone"), None);
+
     let token = format!("{}-reset", c.tag);
     let now = Timestamp(DASHBOARD_START_MS);
     ok(s.create_password_reset(&token, w.alice.id, now, now.plus_seconds(3600)).await, "reset");

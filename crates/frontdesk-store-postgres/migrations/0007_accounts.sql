@@ -7,3 +7,11 @@ CREATE TABLE password_resets (
     used_at    BIGINT
 );
 CREATE INDEX password_resets_user ON password_resets (user_id);
+
+-- Two-factor login (TOTP, RFC 6238). `last_step` refuses a code's second use.
+CREATE TABLE user_totp (
+    user_id   UUID PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    secret    TEXT NOT NULL,
+    enabled   BOOLEAN NOT NULL,
+    last_step BIGINT NOT NULL DEFAULT 0
+);

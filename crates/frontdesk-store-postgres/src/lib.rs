@@ -729,6 +729,53 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn get_totp(&self, user_id: UserId) -> StoreResult<Option<TotpState>> {
+        let row = sqlx::query("SELECT secret, enabled, last_step FROM user_totp WHERE user_id = $1")
+            .bind(user_id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            Ok(TotpState { secret: get(&r, "secret")?, enabled: get(&r, "enabled")?, last_step: get(&r, "last_step")? })
+        })
+        .transpose()
+    }
+
+    async fn put_totp(&self, user_id: UserId, state: &TotpState) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_totp (user_id, secret, enabled, last_step) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET secret = EXCLUDED.secret, enabled = EXCLUDED.enabled, \
+             last_step = EXCLUDED.last_step",
+        )
+        .bind(user_id.0)
+        .bind(&state.secret)
+        .bind(state.enabled)
+        .bind(state.last_step)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_totp(&self, user_id: UserId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
+            .bind(user_id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE user_totp SET last_step = $1 WHERE user_id = $2 AND last_step < $1")
+            .bind(step)
+            .bind(user_id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_password_reset(
         &self,
         token_hash: &str,

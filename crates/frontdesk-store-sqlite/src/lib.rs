@@ -788,6 +788,58 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn get_totp(&self, user_id: UserId) -> StoreResult<Option<TotpState>> {
+        let row = sqlx::query("SELECT secret, enabled, last_step FROM user_totp WHERE user_id = ?")
+            .bind(id(user_id.0))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            Ok(TotpState {
+                secret: get(&r, "secret")?,
+                enabled: get::<i64>(&r, "enabled")? != 0,
+                last_step: get(&r, "last_step")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_totp(&self, user_id: UserId, state: &TotpState) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_totp (user_id, secret, enabled, last_step) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, enabled = excluded.enabled, \
+             last_step = excluded.last_step",
+        )
+        .bind(id(user_id.0))
+        .bind(&state.secret)
+        .bind(i64::from(state.enabled))
+        .bind(state.last_step)
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_totp(&self, user_id: UserId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_totp WHERE user_id = ?")
+            .bind(id(user_id.0))
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE user_totp SET last_step = ? WHERE user_id = ? AND last_step < ?")
+            .bind(step)
+            .bind(id(user_id.0))
+            .bind(step)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_password_reset(
         &self,
         token_hash: &str,

@@ -47,6 +47,10 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/sessions/{id}", &["delete"]),
     ("/api/app/password/forgot", &["post"]),
     ("/api/app/password/reset", &["post"]),
+    ("/api/app/totp", &["get"]),
+    ("/api/app/totp/setup", &["post"]),
+    ("/api/app/totp/enable", &["post"]),
+    ("/api/app/totp/disable", &["post"]),
     ("/api/app/orgs/{org_id}", &["get"]),
     ("/api/app/orgs/{org_id}/conversations", &["get"]),
     ("/api/app/orgs/{org_id}/conversations/summary", &["get"]),
@@ -200,6 +204,18 @@ impl Store for GatedStore {
     }
     async fn take_password_reset(&self, token_hash: &str, at: Timestamp) -> StoreResult<UserId> {
         self.inner.take_password_reset(token_hash, at).await
+    }
+    async fn get_totp(&self, user_id: UserId) -> StoreResult<Option<TotpState>> {
+        self.inner.get_totp(user_id).await
+    }
+    async fn put_totp(&self, user_id: UserId, state: &TotpState) -> StoreResult<()> {
+        self.inner.put_totp(user_id, state).await
+    }
+    async fn delete_totp(&self, user_id: UserId) -> StoreResult<()> {
+        self.inner.delete_totp(user_id).await
+    }
+    async fn use_totp_step(&self, user_id: UserId, step: i64) -> StoreResult<bool> {
+        self.inner.use_totp_step(user_id, step).await
     }
     async fn get_or_init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
         self.inner.get_or_init_setting(key, value).await
