@@ -269,6 +269,9 @@ pub trait Store: Send + Sync + 'static {
         change: StatusChange,
         at: Timestamp,
     ) -> StoreResult<Conversation>;
+    /// Revokes every session token issued so far for the conversation (bumps its generation);
+    /// returns the new generation. `NotFound` for another organization's conversation.
+    async fn revoke_session_tokens(&self, org_id: OrgId, id: ConversationId) -> StoreResult<i64>;
     /// Records a visitor's request, which keeps the session token alive.
     async fn touch_conversation(&self, id: ConversationId, at: Timestamp) -> StoreResult<()>;
     /// Messages with `seq > after_seq`, in order, at most `limit`.

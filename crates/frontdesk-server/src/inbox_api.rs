@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/app/orgs/{org_id}/conversations/{id}", get(get_conversation))
         .route("/api/app/orgs/{org_id}/conversations/{id}/assign", post(assign))
         .route("/api/app/orgs/{org_id}/conversations/{id}/read", post(mark_read))
+        .route("/api/app/orgs/{org_id}/conversations/{id}/revoke-tokens", post(revoke_tokens))
         .route("/api/app/orgs/{org_id}/conversations/{id}/notes", post(create_note))
         .route("/api/app/orgs/{org_id}/conversations/{id}/visitor", get(visitor_panel))
         .route("/api/app/orgs/{org_id}/canned-responses", get(list_canned).post(create_canned))
@@ -307,6 +308,44 @@ pub async fn mark_read(
         .await
         .map_err(not_found_as("conversation"))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Revoked {
+    pub token_generation: i64,
+}
+
+/// Revokes every session token of the conversation (a leaked link, a shared computer): the
+/// visitor's widget must start a new session, and open widget sockets close within a heartbeat.
+#[utoipa::path(post, path = "/api/app/orgs/{org_id}/conversations/{id}/revoke-tokens", tag = "app", security(("session_cookie" = [])),
+    params(("org_id" = OrgId, Path), ("id" = ConversationId, Path)),
+    responses(
+        (status = 200, body = Revoked),
+        (status = 401, description = "not_authenticated", body = ErrorBody),
+        (status = 403, description = "forbidden, csrf_rejected", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ))]
+pub async fn revoke_tokens(
+    State(st): State<AppState>,
+    member: OrgMember,
+    meta: ClientMeta,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Revoked>, ApiError> {
+    member.require(Permission::HandleConversations)?;
+    let id: ConversationId = parse_id(&id, "conversation")?;
+    let token_generation =
+        st.chat.store.revoke_session_tokens(member.org_id(), id).await.map_err(not_found_as("conversation"))?;
+    audit(
+        &st,
+        member.org_id(),
+        Some(member.user.id),
+        "conversation.revoke_tokens",
+        ("conversation", id.to_string()),
+        &meta,
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(Json(Revoked { token_generation }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

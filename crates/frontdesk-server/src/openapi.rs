@@ -49,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         app_api::change_status,
         inbox_api::assign,
         inbox_api::mark_read,
+        inbox_api::revoke_tokens,
         inbox_api::create_note,
         inbox_api::visitor_panel,
         inbox_api::list_canned,

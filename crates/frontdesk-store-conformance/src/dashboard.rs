@@ -68,6 +68,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     let f = inbox_fixture(&c, &w).await;
     inbox_lists(&c, &w, &f).await;
     read_markers(&c, &w, &f).await;
+    token_revocation(&c, &w, &f).await;
     search(&c, &w, &f).await;
     assignment(&c, &w, &f).await;
     notes(&c, &w, &f).await;
@@ -994,6 +995,15 @@ async fn inbox_lists(c: &Ctx, w: &World, f: &Fixture) {
     assert!(site_a_through_b.is_empty(), "another org's site lists nothing");
     let nobody = ok(s.inbox(OrgId::generate(c.clk(), c.ent()), alice, &InboxFilter::default()).await, "no org");
     assert!(nobody.is_empty(), "an unknown org's inbox is empty");
+}
+
+/// Revoking a conversation's session tokens bumps its generation, only within its organization.
+async fn token_revocation(c: &Ctx, w: &World, f: &Fixture) {
+    let s = c.s();
+    let before = ok(s.get_conversation(w.org_a.id, f.c1.id).await, "read").token_generation;
+    assert_eq!(ok(s.revoke_session_tokens(w.org_a.id, f.c1.id).await, "revoke"), before + 1);
+    assert_eq!(ok(s.get_conversation(w.org_a.id, f.c1.id).await, "read").token_generation, before + 1);
+    assert!(matches!(s.revoke_session_tokens(w.org_b.id, f.c1.id).await, Err(StoreError::NotFound)));
 }
 
 async fn read_markers(c: &Ctx, w: &World, f: &Fixture) {

@@ -1207,6 +1207,19 @@ impl Store for PgStore {
         Ok(conversation)
     }
 
+    async fn revoke_session_tokens(&self, org_id: OrgId, id: ConversationId) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "UPDATE conversations SET token_generation = token_generation + 1 WHERE id = $1 AND org_id = $2 \
+             RETURNING token_generation",
+        )
+        .bind(id.0)
+        .bind(org_id.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        get(&row, "token_generation")
+    }
+
     async fn touch_conversation(&self, id: ConversationId, at: Timestamp) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE conversations SET last_activity_at = GREATEST(last_activity_at, $1) WHERE id = $2")

@@ -1271,6 +1271,19 @@ impl Store for SqliteStore {
         Ok(conversation)
     }
 
+    async fn revoke_session_tokens(&self, org_id: OrgId, conversation_id: ConversationId) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "UPDATE conversations SET token_generation = token_generation + 1 WHERE id = ? AND org_id = ? \
+             RETURNING token_generation",
+        )
+        .bind(id(conversation_id.0))
+        .bind(id(org_id.0))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(map_err)?;
+        get(&row, "token_generation")
+    }
+
     async fn touch_conversation(&self, conversation_id: ConversationId, at: Timestamp) -> StoreResult<()> {
         let done = sqlx::query("UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?) WHERE id = ?")
             .bind(at.0)

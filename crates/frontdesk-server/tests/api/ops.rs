@@ -59,6 +59,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/orgs/{org_id}/conversations/{id}/status", &["post"]),
     ("/api/app/orgs/{org_id}/conversations/{id}/assign", &["post"]),
     ("/api/app/orgs/{org_id}/conversations/{id}/read", &["post"]),
+    ("/api/app/orgs/{org_id}/conversations/{id}/revoke-tokens", &["post"]),
     ("/api/app/orgs/{org_id}/conversations/{id}/notes", &["post"]),
     ("/api/app/orgs/{org_id}/conversations/{id}/visitor", &["get"]),
     ("/api/app/orgs/{org_id}/canned-responses", &["get", "post"]),
@@ -204,6 +205,9 @@ impl Store for GatedStore {
     }
     async fn take_password_reset(&self, token_hash: &str, at: Timestamp) -> StoreResult<UserId> {
         self.inner.take_password_reset(token_hash, at).await
+    }
+    async fn revoke_session_tokens(&self, org_id: OrgId, id: ConversationId) -> StoreResult<i64> {
+        self.inner.revoke_session_tokens(org_id, id).await
     }
     async fn get_totp(&self, user_id: UserId) -> StoreResult<Option<TotpState>> {
         self.inner.get_totp(user_id).await

@@ -711,3 +711,22 @@ async fn logging_out_or_losing_the_membership_closes_open_agent_sockets() {
     let hello = fresh.next().await;
     assert_eq!((hello["type"].as_str(), hello["org_ids"].clone()), (Some("hello"), json!([])), "{hello}");
 }
+
+#[tokio::test]
+async fn revoking_a_sessions_tokens_closes_its_widget_socket_and_refuses_the_token() {
+    let config = RealtimeConfig { heartbeat_secs: 1, ..quick() };
+    let (node, world, _dir) = single_node("token-revocation", config).await;
+    let browser = node.browser(&world);
+    let session = browser.start().await;
+    let mut widget = Ws::widget(&node, &world, &session, Some(0)).await;
+    let owner = node.agent(OWNER_EMAIL).await;
+    let revoked = owner
+        .post(&format!("/api/app/orgs/{}/conversations/{}/revoke-tokens", world.org.id, session.id), &json!({}))
+        .await;
+    assert_eq!((revoked.status, revoked.body["token_generation"].clone()), (200, json!(1)), "{:?}", revoked.body);
+    assert_eq!(widget.close_code().await, Some(4001), "the open socket ends within a heartbeat");
+    let r = browser.say(&session, "still me?").await;
+    assert_eq!((r.status, r.code()), (401, "token_expired"), "{:?}", r.body);
+    let (status, code) = refused(&node.widget_url(&world, &session, Some(0)), &[("Origin", SHOP)]).await;
+    assert_eq!((status, code.as_str()), (401, "token_expired"));
+}
