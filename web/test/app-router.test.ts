@@ -16,6 +16,8 @@ describe('hash routes', () => {
     expect(parseRoute('#/analytics')).toEqual({ name: 'analytics' });
     expect(parseRoute('#/audit')).toEqual({ name: 'audit' });
     expect(parseRoute('#/invite/tok_123')).toEqual({ name: 'invite', token: 'tok_123' });
+    expect(parseRoute('#/reset/r_1')).toEqual({ name: 'reset', token: 'r_1' });
+    expect(parseRoute('#/account')).toEqual({ name: 'account' });
   });
 
   it('carries query parameters to a new article and decodes ids', () => {
@@ -41,6 +43,8 @@ describe('hash routes', () => {
       { name: 'site', id: 's1' },
       { name: 'article', id: 'new', params: { title: 'Where is my order?' } },
       { name: 'invite', token: 't' },
+      { name: 'reset', token: 'a b' },
+      { name: 'account' },
       { name: 'audit' },
     ];
     for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
@@ -56,6 +60,7 @@ describe('hash routes', () => {
     expect(canOpen({ name: 'inbox' }, 'member')).toBe(true);
     expect(canOpen({ name: 'conversation', id: 'x' }, 'member')).toBe(true);
     expect(canOpen({ name: 'escalations' }, 'member')).toBe(true);
+    expect(canOpen({ name: 'account' }, 'member')).toBe(true);
   });
 
   it('maps detail pages to their navigation entry', () => {

@@ -2,7 +2,7 @@
 import type {
   Article, AssistantSettings, AuditEvent, CannedResponse, Conversation, ConversationDetail, InboxItem, Insights, Invite, Me,
   Member, Message, Note, NotifyPrefs, OrgInfo, PublicInvite, Report, Role, Site, Summary, Team, UnansweredGroup,
-  VisitorProfile, WidgetConfig,
+  LoginSession, TotpSetup, TotpStatus, VisitorProfile, WidgetConfig,
 } from './types';
 
 export class ApiError extends Error {
@@ -35,7 +35,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   if (!r.ok) {
     const e = data?.error;
     const err = new ApiError(r.status, e?.code || `http_${r.status}`, e?.message || r.statusText || 'Request failed', e?.field);
-    if (r.status === 401 && !path.startsWith('/api/app/login') && !path.startsWith('/api/app/invites/')) onUnauthenticated();
+    if (r.status === 401 && !path.startsWith('/api/app/login') && !path.startsWith('/api/app/invites/') && path !== '/api/app/totp/disable') onUnauthenticated();
     throw err;
   }
   return data as T;
@@ -65,11 +65,23 @@ const post = <T>(path: string, body: unknown = {}) => request<T>('POST', path, b
 
 export const session = {
   me: () => get<Me>('/api/app/me'),
-  login: (email: string, password: string) => post<Me>('/api/app/login', { email, password }),
+  login: (email: string, password: string, totp?: string) => post<Me>('/api/app/login', { email, password, totp }),
   logout: () => post<null>('/api/app/logout'),
   invite: (token: string) => get<PublicInvite>(`/api/app/invites/${encodeURIComponent(token)}`),
   acceptInvite: (token: string, body: { name?: string; password?: string }) =>
     post<Me>(`/api/app/invites/${encodeURIComponent(token)}/accept`, body),
+  forgot: (email: string) => post<null>('/api/app/password/forgot', { email }),
+  reset: (token: string, password: string) => post<null>('/api/app/password/reset', { token, password }),
+};
+
+/** The signed-in person's own account: login sessions and two-factor login. */
+export const account = {
+  sessions: () => get<{ sessions: LoginSession[] }>('/api/app/sessions'),
+  endSession: (id: string) => request<null>('DELETE', `/api/app/sessions/${encodeURIComponent(id)}`),
+  totp: () => get<TotpStatus>('/api/app/totp'),
+  setupTotp: () => post<TotpSetup>('/api/app/totp/setup'),
+  enableTotp: (code: string) => post<null>('/api/app/totp/enable', { code }),
+  disableTotp: (password: string) => post<null>('/api/app/totp/disable', { password }),
 };
 
 /** Every organization-scoped call. */

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { session, setUnauthenticatedHandler } from './api';
 import { useRoute } from './router';
 import { InviteScreen } from './screens/invite';
-import { LoginScreen, OrgPicker } from './screens/login';
+import { LoginScreen, OrgPicker, ResetScreen } from './screens/login';
 import type { Me, Membership } from './types';
 import { Loading } from './ui/common';
 import { WorkspaceView } from './workspace';
@@ -57,6 +57,7 @@ export function App() {
   };
 
   if (route.name === 'invite') return <InviteScreen token={route.token} me={me} onSignedIn={signedIn} onSignOut={logout} />;
+  if (route.name === 'reset') return <ResetScreen token={route.token} />;
   if (me === undefined) return <Loading what="Loading Frontdesk" />;
   if (me === null) return <LoginScreen onSignedIn={signedIn} />;
   if (!org) return <OrgPicker me={me} onPick={pick} onLogout={logout} />;

@@ -16,9 +16,11 @@ export type Route =
   | { name: 'analytics' }
   | { name: 'audit' }
   | { name: 'invite'; token: string }
+  | { name: 'reset'; token: string }
+  | { name: 'account' }
   | { name: 'not_found'; path: string };
 
-const SIMPLE = ['inbox', 'escalations', 'team', 'sites', 'kb', 'unanswered', 'analytics', 'audit'] as const;
+const SIMPLE = ['inbox', 'escalations', 'team', 'sites', 'kb', 'unanswered', 'analytics', 'audit', 'account'] as const;
 
 /** The route of a location hash (`#/conversations/abc`); an empty hash is the inbox. */
 export function parseRoute(hash: string): Route {
@@ -35,6 +37,7 @@ export function parseRoute(hash: string): Route {
       if (head === 'sites') return { name: 'site', id };
       if (head === 'kb') return { name: 'article', id, params };
       if (head === 'invite') return { name: 'invite', token: id };
+      if (head === 'reset') return { name: 'reset', token: id };
     }
   }
   return { name: 'not_found', path: pathPart };
@@ -61,7 +64,8 @@ export function formatRoute(r: Route): string {
       return `#/kb/${e(r.id)}${q ? `?${q}` : ''}`;
     }
     case 'invite':
-      return `#/invite/${e(r.token)}`;
+    case 'reset':
+      return `#/${r.name}/${e(r.token)}`;
     case 'not_found':
       return `#${r.path}`;
     default:
@@ -70,7 +74,7 @@ export function formatRoute(r: Route): string {
 }
 
 /** Pages a member may open: conversations. Owners and admins open everything. */
-const MEMBER_PAGES: Route['name'][] = ['inbox', 'conversation', 'escalations', 'invite', 'not_found'];
+const MEMBER_PAGES: Route['name'][] = ['inbox', 'conversation', 'escalations', 'invite', 'reset', 'account', 'not_found'];
 
 export function canOpen(route: Route, role: Role): boolean {
   return role === 'owner' || role === 'admin' || MEMBER_PAGES.includes(route.name);

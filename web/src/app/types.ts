@@ -22,6 +22,26 @@ export interface Me {
   memberships: Membership[];
 }
 
+export interface LoginSession {
+  id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  current: boolean;
+}
+
+export interface TotpStatus {
+  enabled: boolean;
+  pending: boolean;
+}
+
+export interface TotpSetup {
+  secret: string;
+  otpauth_uri: string;
+}
+
 export interface Entitlements {
   seats: number | null;
   remove_branding: boolean;

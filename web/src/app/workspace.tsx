@@ -5,6 +5,7 @@ import { Bus, debounce } from './bus';
 import { type AppEvent, type ToastInput, type Workspace, WorkspaceContext } from './context';
 import { AgentRealtime, agentSocketUrl, type ConnectionState, type Frame } from './realtime';
 import { canOpen, type Route, section, useRoute } from './router';
+import { AccountScreen } from './screens/account';
 import { AnalyticsScreen } from './screens/analytics';
 import { AuditScreen } from './screens/audit';
 import { InboxScreen } from './screens/inbox';
@@ -156,7 +157,7 @@ export function WorkspaceView({ me, membership, onSwitchOrg, onLogout }: Props) 
   const current = section(route);
   const myPrefs = members.find((m) => m.user_id === me.user.id)?.notify;
   useEffect(() => {
-    const label = NAV.find((n) => n.id === current)?.label;
+    const label = current === 'account' ? 'My account' : NAV.find((n) => n.id === current)?.label;
     document.title = label ? `${label} — Frontdesk` : 'Frontdesk';
   }, [current]);
   const badge = (id: string): number => {
@@ -218,6 +219,9 @@ export function WorkspaceView({ me, membership, onSwitchOrg, onLogout }: Props) 
                 <NotificationPrefs initial={myPrefs} />
               </details>
             )}
+            <a href="#/account" aria-current={current === 'account' ? 'page' : undefined}>
+              My account
+            </a>
             {onSwitchOrg && (
               <button type="button" class="btn link" onClick={onSwitchOrg}>
                 Switch organization
@@ -261,6 +265,8 @@ function Screen({ route }: { route: Route }) {
       return <AnalyticsScreen />;
     case 'audit':
       return <AuditScreen />;
+    case 'account':
+      return <AccountScreen />;
     default:
       return (
         <section class="page narrow">

@@ -1,6 +1,7 @@
 // Small building blocks shared by the screens.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { sanitizeCode } from '../account';
 import type { ConversationStatus } from '../types';
 
 export function Loading({ what = 'Loading' }: { what?: string }) {
@@ -99,5 +100,28 @@ export function Stars({ value }: { value: number }) {
         {'★'.repeat(Math.max(0, 5 - value))}
       </span>
     </span>
+  );
+}
+
+/** A 6-digit one-time code: numeric keyboard, the browser's one-time-code autofill, digits only. */
+export function CodeField({ label, hint, value, onInput }: { label: string; hint?: string; value: string; onInput: (v: string) => void }) {
+  return (
+    <Field label={label} hint={hint}>
+      <input
+        class="mono code-input"
+        name="totp"
+        autoComplete="one-time-code"
+        inputMode="numeric"
+        pattern="[0-9]{6}"
+        required
+        autoFocus
+        value={value}
+        onInput={(e) => {
+          const v = sanitizeCode(e.currentTarget.value);
+          e.currentTarget.value = v;
+          onInput(v);
+        }}
+      />
+    </Field>
   );
 }
