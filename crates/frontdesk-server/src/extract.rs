@@ -44,7 +44,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Whether a JSON text escapes a NUL character (`\u0000`). PostgreSQL cannot store NUL in text,
+/// and no field of ours needs it: such bodies are refused up front instead of failing later.
+fn escapes_nul(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(i, w)| {
+        // An escape only when the backslash is not itself escaped (an odd run of backslashes).
+        w == b"\\u0000" && body[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+const NUL_MESSAGE: &str = "NUL characters are not allowed";
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if escapes_nul(body) {
+        return Err(ApiError::invalid_field(None, NUL_MESSAGE));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -85,6 +99,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        if query.to_ascii_lowercase().contains("%00") || query.contains('\0') {
+            return Err(ApiError::invalid_field(None, NUL_MESSAGE));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
@@ -124,6 +142,14 @@ impl FromRequestParts<AppState> for ClientMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_nul_is_found_but_an_escaped_backslash_is_not_an_escape() {
+        assert!(escapes_nul(br#"{"q":"a\u0000b"}"#));
+        assert!(escapes_nul(br#"{"q":"\\\u0000"}"#), "an escaped backslash, then the escape");
+        assert!(!escapes_nul(br#"{"q":"\\u0000"}"#), "a backslash and the text u0000");
+        assert!(!escapes_nul(br#"{"q":"u0000"}"#));
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

@@ -335,6 +335,11 @@ async fn injection_through_every_filter(server: &TestServer) {
             }
         }
     }
+    // NUL cannot be stored by PostgreSQL: refused in bodies too, before any write.
+    let nul_message = visitor.say(&session, "before\u{0}after").await;
+    assert_eq!((nul_message.status, nul_message.code()), (422, "invalid_field"), "{:?}", nul_message.body);
+    let note = owner.post(&format!("{org}/conversations/{}/notes", session.id), &json!({"content": "a\u{0}b"})).await;
+    assert_eq!((note.status, note.code()), (422, "invalid_field"), "{:?}", note.body);
     // Everything is still there.
     let list = owner.get(&format!("{org}/conversations?q=parcel")).await;
     assert!(
