@@ -68,7 +68,6 @@ async function memberPage(browser: Browser, userAgent?: string) {
 }
 
 test.describe('my account', () => {
-  test.beforeEach(() => test.skip(!process.env.FD_MEMBER_EMAIL, 'the demo has no member account'));
 
   test('signing out another session sends that browser to the sign-in screen', async ({ browser }) => {
     const a = await memberPage(browser);

@@ -189,7 +189,6 @@ test('(b) a widget draft shows in the preview, and visitors see it only once pub
 });
 
 test('(c) a member sees conversations only and cannot open site settings', async ({ page }) => {
-  test.skip(!process.env.FD_MEMBER_EMAIL, 'the demo has no member account (member_email in demo.json)');
   await signIn(page, process.env.FD_MEMBER_EMAIL, process.env.FD_MEMBER_PASSWORD);
   const nav = page.getByRole('navigation', { name: 'Main' });
   await expect(nav.getByRole('link', { name: /Inbox/ })).toBeVisible();

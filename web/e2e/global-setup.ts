@@ -54,9 +54,14 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   process.env.FD_SITE = info.site_id;
   process.env.FD_EMAIL = info.owner_email;
   process.env.FD_PASSWORD = info.owner_password;
-  // A second account with the member role (present once the demo provisions it).
-  if (info.member_email) process.env.FD_MEMBER_EMAIL = info.member_email;
-  if (info.member_password) process.env.FD_MEMBER_PASSWORD = info.member_password;
+  // The account with the member role is part of every demo: without it the run fails (no test
+  // that needs it is skipped).
+  if (!info.member_email || !info.member_password) {
+    cleanup();
+    throw new Error('e2e: demo.json has no member account');
+  }
+  process.env.FD_MEMBER_EMAIL = info.member_email;
+  process.env.FD_MEMBER_PASSWORD = info.member_password;
   console.log(`e2e: demo server at ${url}`);
   return async () => {
     child.kill('SIGTERM');
