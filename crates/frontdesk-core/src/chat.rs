@@ -23,6 +23,9 @@ pub struct VisitorTurn {
     /// when a person has the conversation (or the assistant is off).
     pub reply: Option<Message>,
     pub conversation: Conversation,
+    /// Why a declined question could not be kept for the gap report (the turn itself succeeded;
+    /// the caller logs it).
+    pub unrecorded_question: Option<String>,
 }
 
 /// How many times a compare-and-set on the status is retried when another request moved it.
@@ -161,11 +164,12 @@ impl Chat {
     ) -> Result<VisitorTurn, CoreError> {
         let (message, conversation) = self.visitor_message(site, id, content, params).await?;
         if conversation.status != ConversationStatus::Active || !site.assistant.enabled {
-            return Ok(VisitorTurn { message, reply: None, conversation });
+            return Ok(VisitorTurn { message, reply: None, conversation, unrecorded_question: None });
         }
         let history = self.store.list_messages(id, (message.seq - ANSWER_HISTORY).max(0), HISTORY_PAGE).await?;
         let outcome = answerer.answer(site, &conversation, &message.body, &history).await;
         let org = site.org_id;
+        let mut unrecorded_question = None;
         let (reply, conversation) = match outcome {
             AnswerOutcome::Silent => (None, conversation),
             AnswerOutcome::Answer { body, citations, quick_replies } => {
@@ -174,7 +178,7 @@ impl Chat {
                 (Some(m), c)
             }
             AnswerOutcome::Decline { body, quick_replies, escalate } => {
-                self.record_unanswered(site, &message).await;
+                unrecorded_question = self.record_unanswered(site, &message).await.err();
                 let (m, c) =
                     self.automated_message(org, id, AuthorKind::Assistant, body, Vec::new(), quick_replies).await?;
                 let c = if escalate { self.escalate_quietly(org, id).await?.unwrap_or(c) } else { c };
@@ -188,12 +192,12 @@ impl Chat {
                 (Some(m), c)
             }
         };
-        Ok(VisitorTurn { message, reply, conversation })
+        Ok(VisitorTurn { message, reply, conversation, unrecorded_question })
     }
 
     /// Keeps the declined question for the knowledge base's gap report. Losing one is better
-    /// than failing the visitor's turn, so an error is only logged by the caller's tracing.
-    async fn record_unanswered(&self, site: &Site, message: &Message) {
+    /// than failing the visitor's turn: the error goes back in [`VisitorTurn`] for the caller to log.
+    async fn record_unanswered(&self, site: &Site, message: &Message) -> Result<(), String> {
         let question = crate::inbox::UnansweredQuestion {
             id: UnansweredId::generate(&*self.clock, &*self.entropy),
             org_id: site.org_id,
@@ -203,7 +207,7 @@ impl Chat {
             question: message.body.clone(),
             created_at: self.now(),
         };
-        let _ = self.store.record_unanswered(&question).await;
+        self.store.record_unanswered(&question).await.map_err(|e| e.to_string())
     }
 
     /// Escalates unless someone already did (a person may have taken it meanwhile).

@@ -348,6 +348,9 @@ pub async fn send_message(
     }
     let turn =
         st.chat.visitor_turn(&ctx.site, body.session_id, &body.content, body.params.as_ref(), &*st.answerer).await?;
+    if let Some(error) = &turn.unrecorded_question {
+        tracing::warn!(%error, conversation_id = %body.session_id, "a declined question was not kept for the gap report");
+    }
     // Committed: this node's sockets get them without reading them back.
     st.hub.handoff(&turn.message);
     st.metrics.record_message(turn.message.author_kind.as_str());
