@@ -163,15 +163,18 @@ impl Chat {
         answerer: &dyn Answerer,
     ) -> Result<VisitorTurn, CoreError> {
         let (message, conversation) = self.visitor_message(site, id, content, params).await?;
-        if conversation.status != ConversationStatus::Active || !site.assistant.enabled {
+        // A person has it, or nothing would answer.
+        if conversation.status != ConversationStatus::Active || !answerer.may_answer(site) {
             return Ok(VisitorTurn { message, reply: None, conversation, unrecorded_question: None });
         }
         let history = self.store.list_messages(id, (message.seq - ANSWER_HISTORY).max(0), HISTORY_PAGE).await?;
-        let outcome = answerer.answer(site, &conversation, &message.body, &history).await;
+        let outcome = answerer.answer(site, &conversation, &message.body, &history, params).await;
         let org = site.org_id;
         let mut unrecorded_question = None;
         let (reply, conversation) = match outcome {
             AnswerOutcome::Silent => (None, conversation),
+            // Its messages are stored; the status it may have moved is read back for the response.
+            AnswerOutcome::Handled => (None, self.conversation(org, id).await?),
             AnswerOutcome::Answer { body, citations, quick_replies } => {
                 let (m, c) =
                     self.automated_message(org, id, AuthorKind::Assistant, body, citations, quick_replies).await?;

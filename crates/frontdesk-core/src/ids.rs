@@ -72,6 +72,10 @@ crate::id_type!(
 crate::id_type!(CannedResponseId);
 crate::id_type!(InviteId);
 crate::id_type!(UnansweredId);
+crate::id_type!(
+    /// A bot scenario (a flow) of a site.
+    ScenarioId
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod origin;
 pub mod plans;
 pub mod ports;
 pub mod roles;
+pub mod scenarios;
 pub mod status;
 pub mod store;
 pub mod team;

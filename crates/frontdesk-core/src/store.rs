@@ -12,6 +12,7 @@ use crate::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuest
 use crate::knowledge::{Article, ArticleId, ArticleStatus};
 use crate::model::*;
 use crate::plans::Plan;
+use crate::scenarios::{FlowState, Scenario, ScenarioVersion};
 use crate::status::ConversationStatus;
 use crate::team::{Invite, Member, NotificationPrefs};
 use crate::time::Timestamp;
@@ -312,6 +313,47 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_canned_response(&self, org_id: OrgId, id: CannedResponseId) -> StoreResult<()>;
     /// Ordered by shortcut.
     async fn list_canned_responses(&self, org_id: OrgId) -> StoreResult<Vec<CannedResponse>>;
+
+    // Bot scenarios and the conversations' runs of them.
+
+    async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()>;
+    async fn get_scenario(&self, org_id: OrgId, id: ScenarioId) -> StoreResult<Scenario>;
+    /// The site's scenarios, by name.
+    async fn list_scenarios(&self, org_id: OrgId, site_id: SiteId) -> StoreResult<Vec<Scenario>>;
+    /// Saves the name and the draft.
+    async fn update_scenario(&self, scenario: &Scenario) -> StoreResult<()>;
+    /// Deletes the scenario, its versions and every run of it.
+    async fn delete_scenario(&self, org_id: OrgId, id: ScenarioId) -> StoreResult<()>;
+    /// Stores `document` as the next version, in one transaction; returns the updated scenario.
+    async fn publish_scenario(
+        &self,
+        org_id: OrgId,
+        id: ScenarioId,
+        document: &serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<Scenario>;
+    async fn get_scenario_version(&self, org_id: OrgId, id: ScenarioId, version: i64) -> StoreResult<ScenarioVersion>;
+    /// Makes `id` the site's start scenario (clearing any other), or clears it with `None`.
+    async fn set_start_scenario(&self, org_id: OrgId, site_id: SiteId, id: Option<ScenarioId>) -> StoreResult<()>;
+    /// The latest published version of each published scenario of the site, with its scenario.
+    async fn published_scenarios(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+    ) -> StoreResult<Vec<(Scenario, ScenarioVersion)>>;
+    async fn get_flow_state(&self, org_id: OrgId, conversation_id: ConversationId) -> StoreResult<Option<FlowState>>;
+    /// Writes (or with `state = None`, removes) a conversation's run when its stored revision is
+    /// still `expected` (`None`: when it has none). Returns `false`, writing nothing, otherwise.
+    /// A written state gets revision `expected + 1` (1 for a new one) whatever `state.revision` says.
+    async fn put_flow_state(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        state: Option<&FlowState>,
+        expected: Option<i64>,
+    ) -> StoreResult<bool>;
+    /// Runs whose timer is due at `now`, the earliest first, at most `limit`.
+    async fn due_flow_states(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<FlowState>>;
 
     // The knowledge base's gap report and analytics.
 

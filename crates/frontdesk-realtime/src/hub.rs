@@ -459,6 +459,11 @@ impl Hub {
         self.inner.send(Signal::Ephemeral { org_id: org, conversation_id: conversation, event });
     }
 
+    /// How many of the organization's agents have a dashboard open, on any node.
+    pub fn agents_online(&self, org: OrgId) -> usize {
+        lock(&self.inner.presence).online(org).len()
+    }
+
     /// The presence frame a widget of this organization gets on resume.
     pub fn widget_presence(&self, org: OrgId) -> Bytes {
         frames::presence_for_widget(lock(&self.inner.presence).online(org).len())

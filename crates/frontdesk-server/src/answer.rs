@@ -50,9 +50,27 @@ impl Answerer for AiAnswerer {
         conversation: &Conversation,
         question: &str,
         history: &[Message],
+        _params: Option<&serde_json::Value>,
     ) -> AnswerOutcome {
+        if !site.assistant.enabled {
+            return AnswerOutcome::Silent;
+        }
         // The visitor's message is committed: deliver it now, not after the answer is written.
         self.hub.wake();
+        self.respond(site, conversation, question, history).await
+    }
+}
+
+impl AiAnswerer {
+    /// The assistant's answer, whether or not the site's assistant answers visitors by itself
+    /// (a scenario's AI-answer node asks it explicitly).
+    pub async fn respond(
+        &self,
+        site: &Site,
+        conversation: &Conversation,
+        question: &str,
+        history: &[Message],
+    ) -> AnswerOutcome {
         let (org, id) = (site.org_id, conversation.id);
         let lang = conversation.locale.as_deref().and_then(Lang::from_locale).or_else(|| Lang::detect(question));
         let stage = lang.unwrap_or_default().texts().searching.to_owned();
@@ -62,9 +80,7 @@ impl Answerer for AiAnswerer {
         self.hub.publish_ephemeral(org, id, EphemeralEvent::Thinking { stage: None });
         outcome
     }
-}
 
-impl AiAnswerer {
     async fn think(
         &self,
         site: &Site,

@@ -375,6 +375,8 @@ pub async fn reply(
     member.require(Permission::HandleConversations)?;
     let id: ConversationId = parse_id(&id, "conversation")?;
     let (message, conversation) = st.chat.agent_reply(member.org_id(), member.user.id, id, &body.content).await?;
+    // A person has the conversation now: a scenario waiting on the visitor stops.
+    st.flows.end(member.org_id(), id).await;
     // The author has read everything up to their own reply.
     st.chat.store.mark_read(member.org_id(), id, member.user.id, message.seq).await?;
     // Committed: this node's sockets get it without reading it back.

@@ -154,6 +154,10 @@ pub async fn health(State(st): State<AppState>) -> Result<Json<HealthResponse>, 
 pub struct ConfigResponse {
     pub site_name: String,
     pub widget: WidgetConfig,
+    /// A bot scenario greets new conversations: the widget opens its session when the visitor
+    /// opens the panel, so the greeting is there at once.
+    #[serde(default)]
+    pub greets: bool,
 }
 
 /// The site's published widget configuration.
@@ -163,8 +167,9 @@ pub struct ConfigResponse {
         (status = 401, description = "missing_api_key, invalid_api_key", body = ErrorBody),
         (status = 403, description = "origin_not_allowed", body = ErrorBody),
     ))]
-pub async fn config(ctx: SiteCtx) -> Json<ConfigResponse> {
-    Json(ConfigResponse { site_name: ctx.site.name.clone(), widget: ctx.site.widget.clone() })
+pub async fn config(State(st): State<AppState>, ctx: SiteCtx) -> Json<ConfigResponse> {
+    let greets = st.flows.greets(&ctx.site).await;
+    Json(ConfigResponse { site_name: ctx.site.name.clone(), widget: ctx.site.widget.clone(), greets })
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -212,7 +217,12 @@ pub async fn start_session(
     }
     let request =
         StartSession { visitor_id: body.visitor_id, page_url: body.page_url, locale: body.locale, params: body.params };
-    let (conversation, visitor) = st.chat.start_session(&ctx.site, request).await?;
+    let (mut conversation, visitor) = st.chat.start_session(&ctx.site, request).await?;
+    // A scenario that greets new conversations has written its first messages before the
+    // widget reads the history (and may have handed the conversation over already).
+    if st.flows.conversation_started(&ctx.site, &conversation).await {
+        conversation = st.chat.conversation(ctx.site.org_id, conversation.id).await?;
+    }
     let session_token = st.tokens.sign(&SessionClaims {
         site_id: ctx.site.id,
         session_id: conversation.id,

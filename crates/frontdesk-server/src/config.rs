@@ -25,6 +25,16 @@ pub struct ServerConfig {
     pub invite_ttl_secs: u64,
     /// The SMTP relay for invitations and agents' email alerts; without it nothing is emailed.
     pub smtp: Option<frontdesk_notify::SmtpSettings>,
+    pub flows: FlowsConfig,
+}
+
+/// Bot scenarios.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    /// Let scenarios' HTTP nodes call loopback, private and link-local addresses (a backend on
+    /// the same network). Off by default: a site owner could otherwise probe the server's network.
+    pub allow_private_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -80,6 +90,7 @@ impl Default for ServerConfig {
             billing: Billing::On,
             invite_ttl_secs: 7 * 86_400,
             smtp: None,
+            flows: FlowsConfig::default(),
         }
     }
 }

@@ -39,6 +39,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("payload_too_large", 413, "The body is larger than the server accepts."),
     ("invalid_field", 422, "A field is missing, of the wrong type, or fails validation; `field` names it."),
+    ("invalid_flow", 422, "A bot scenario's document has errors; `details.errors` lists each with its node and field."),
     ("rate_limited", 429, "Too many requests; retry after the Retry-After header's seconds."),
     ("account_locked", 429, "Too many failed logins for this account; retry after Retry-After seconds."),
     ("internal", 500, "An unexpected server error."),
@@ -68,6 +69,7 @@ pub enum ErrorCode {
     PlanLimit,
     PayloadTooLarge,
     InvalidField,
+    InvalidFlow,
     RateLimited,
     AccountLocked,
     Internal,
@@ -75,7 +77,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::MalformedRequest,
         Self::MissingApiKey,
         Self::InvalidApiKey,
@@ -96,6 +98,7 @@ impl ErrorCode {
         Self::PlanLimit,
         Self::PayloadTooLarge,
         Self::InvalidField,
+        Self::InvalidFlow,
         Self::RateLimited,
         Self::AccountLocked,
         Self::Internal,
@@ -139,11 +142,13 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds for the `Retry-After` header.
     pub retry_after: Option<u64>,
+    /// Structured detail for codes that have it (`invalid_flow`: `{"errors": […]}`).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), field: None, retry_after: None }
+        ApiError { code, message: message.into(), field: None, retry_after: None, details: None }
     }
 
     pub fn invalid_field(field: Option<String>, message: impl Into<String>) -> Self {
@@ -183,13 +188,22 @@ pub struct ErrorDetail {
     /// The request field the error is about, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Structured detail for codes that have it (`invalid_flow`: `{"errors": [{node, field, message}]}`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message, field: self.field },
+            error: ErrorDetail {
+                code: self.code.as_str().to_owned(),
+                message: self.message,
+                field: self.field,
+                details: self.details,
+            },
         };
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {

@@ -192,6 +192,8 @@ pub struct ConversationDetail {
     pub rating: Option<Rating>,
     /// Private notes, oldest first: the visitor never sees them.
     pub notes: Vec<Note>,
+    /// The bot scenario the conversation ran or runs, with what it collected.
+    pub flow: Option<crate::scenario_api::ConversationFlow>,
 }
 
 /// One conversation with its messages, visitor, rating and private notes.
@@ -215,7 +217,8 @@ pub async fn get_conversation(
     let visitor = optional(store.get_visitor(conversation.site_id, conversation.visitor_id).await)?;
     let rating = optional(store.get_rating(conversation.id).await)?;
     let notes = store.list_notes(member.org_id(), conversation.id).await?;
-    Ok(Json(ConversationDetail { conversation, messages, visitor, rating, notes }))
+    let flow = crate::scenario_api::conversation_flow(&st, member.org_id(), conversation.id).await?;
+    Ok(Json(ConversationDetail { conversation, messages, visitor, rating, notes, flow }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 mod extract;
+mod flows;
 pub mod http;
 mod identity;
 mod inbox_api;
@@ -23,6 +24,7 @@ mod middleware;
 mod notify;
 pub mod openapi;
 mod report_api;
+mod scenario_api;
 mod site_api;
 mod state;
 mod team_api;
@@ -165,13 +167,20 @@ pub async fn build_with_realtime(
     };
     let knowledge = Arc::new(knowledge::Knowledge::open(&config.knowledge, &*store).await?);
     knowledge.spawn_reconciler(store.clone());
+    let chat = Chat::new(store, clock, entropy);
+    let ai = Arc::new(answer::AiAnswerer::new(knowledge.clone(), hub.clone()));
+    let flows = Arc::new(flows::Flows::new(chat.clone(), hub.clone(), ai, config.flows.allow_private_http));
+    let (flows_stop, flows_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(flows.clone().run_timers(flows_stopped));
     let state = AppState(Arc::new(Inner {
-        kb: frontdesk_core::kb::KnowledgeBase::new(store.clone(), clock.clone(), entropy.clone()),
-        answerer: Arc::new(answer::AiAnswerer::new(knowledge.clone(), hub.clone())),
+        kb: frontdesk_core::kb::KnowledgeBase::new(chat.store.clone(), chat.clock.clone(), chat.entropy.clone()),
+        answerer: flows.clone(),
+        flows,
+        _flows_stop: flows_stop,
         knowledge,
         hub,
-        metrics: metrics::Metrics::new(store.backend()),
-        chat: Chat::new(store, clock, entropy),
+        metrics: metrics::Metrics::new(chat.store.backend()),
+        chat,
         config,
         tokens,
         sites: SiteCache::default(),
@@ -197,6 +206,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(team_api::routes())
         .merge(site_api::routes())
         .merge(report_api::routes())
+        .merge(scenario_api::routes())
         .merge(openapi::routes())
         .merge(ws::routes())
         .merge(frontdesk_web::routes())

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{account_api, app_api, chat_api, inbox_api, kb_api, report_api, site_api, team_api};
+use crate::{account_api, app_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -87,6 +87,15 @@ use utoipa::{Modify, OpenApi};
         kb_api::publish_article,
         kb_api::unpublish_article,
         kb_api::search,
+        scenario_api::list_scenarios,
+        scenario_api::create_scenario,
+        scenario_api::get_scenario,
+        scenario_api::update_scenario,
+        scenario_api::delete_scenario,
+        scenario_api::validate_scenario,
+        scenario_api::publish_scenario,
+        scenario_api::set_start,
+        scenario_api::simulate,
         metrics,
         openapi_json,
     ),
@@ -96,6 +105,7 @@ use utoipa::{Modify, OpenApi};
         (name = "chat", description = "Public API for the website widget: X-API-Key plus a session token."),
         (name = "app", description = "Private API for agents: the fd_session cookie; state changes need this server's Origin."),
         (name = "reports", description = "Analytics and visitor insights for the dashboard (owners and admins)."),
+        (name = "bots", description = "Bot scenarios: drafts, published versions, the start scenario and the simulator."),
         (name = "knowledge", description = "The knowledge base: articles, search preview and the unanswered-questions report."),
         (name = "ops", description = "Metrics and this document."),
     )

@@ -64,6 +64,10 @@ pub struct Inner {
     pub mailer: Option<Arc<frontdesk_notify::Mailer>>,
     /// Dropped with the state: the email notifier stops with the server.
     pub _notifier_stop: Option<tokio::sync::watch::Sender<bool>>,
+    /// Bot scenarios: the answer port's first stop, the simulator, the timer job.
+    pub flows: Arc<crate::flows::Flows>,
+    /// Dropped with the state: the scenarios' timer job stops with the server.
+    pub _flows_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {

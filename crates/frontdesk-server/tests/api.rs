@@ -9,6 +9,8 @@ mod assistant;
 mod chat;
 #[path = "api/dashboard.rs"]
 mod dashboard;
+#[path = "api/flows.rs"]
+mod flows;
 #[path = "api/isolation.rs"]
 mod isolation;
 #[path = "api/knowledge.rs"]

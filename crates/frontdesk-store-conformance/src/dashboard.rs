@@ -31,6 +31,7 @@ use frontdesk_core::model::*;
 use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::{Clock, Entropy, FixedClock, SeededEntropy};
 use frontdesk_core::roles::Role;
+use frontdesk_core::scenarios::{FlowState, Scenario};
 use frontdesk_core::status::ConversationStatus::{self, Active, Closed, Escalated, Resolved};
 use frontdesk_core::store::{AuditFilter, ConversionCount, PageCount, StatusChange, Store, StoreError};
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
@@ -73,6 +74,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     assignment(&c, &w, &f).await;
     notes(&c, &w, &f).await;
     canned_responses(&c, &w).await;
+    scenarios_and_runs(&c, &w, &f).await;
     unanswered(&c, &w, &f).await;
     conversation_and_reaction_stats(&c, &w, &f).await;
     pages_and_conversions(&c, &w, &f).await;
@@ -1631,4 +1633,142 @@ async fn limits(c: &Ctx) {
     let page = ok(s.list_audit(org.id, &AuditFilter { limit: u32::MAX, ..AuditFilter::default() }).await, "audit, all");
     assert_eq!(page.len(), 10_000, "at most 10,000");
     assert!(page.windows(2).all(|p| p[0].created_at > p[1].created_at), "newest first");
+}
+
+/// Bot scenarios: drafts, published versions that never change, one start scenario per site, and
+/// the conversations' runs written by compare-and-set, with their timers.
+async fn scenarios_and_runs(c: &Ctx, w: &World, f: &Fixture) {
+    let s = c.s();
+    let (a, b) = (w.org_a.id, w.org_b.id);
+    let new_scenario = |org: OrgId, site: SiteId, name: &str, draft: serde_json::Value| Scenario {
+        id: ScenarioId::generate(c.clk(), c.ent()),
+        org_id: org,
+        site_id: site,
+        name: name.to_owned(),
+        draft,
+        published_version: None,
+        published_at: None,
+        starts_conversations: false,
+        created_at: c.now(),
+        updated_at: c.now(),
+    };
+    let orders = new_scenario(a, w.site_a.id, "Orders", json!({"schema": 1, "start": "a"}));
+    ok(s.create_scenario(&orders).await, "create scenario");
+    let greeter = new_scenario(a, w.site_a.id, "Greeter", json!({"schema": 1, "start": "g"}));
+    ok(s.create_scenario(&greeter).await, "create a second scenario");
+    let other_site = new_scenario(a, w.site_a2.id, "Elsewhere", json!({}));
+    ok(s.create_scenario(&other_site).await, "create on another site");
+    // A site of another organization is not found: nothing is created.
+    let foreign = new_scenario(a, w.site_b.id, "Foreign", json!({}));
+    not_found(s.create_scenario(&foreign).await, "create on another organization's site");
+    not_found(s.get_scenario(a, foreign.id).await, "the refused scenario");
+
+    assert_eq!(ok(s.get_scenario(a, orders.id).await, "get scenario"), orders);
+    not_found(s.get_scenario(b, orders.id).await, "get with another organization");
+    let listed = ok(s.list_scenarios(a, w.site_a.id).await, "list scenarios");
+    let names: Vec<&str> = listed.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["Greeter", "Orders"], "by name, only the site's");
+    assert!(ok(s.list_scenarios(b, w.site_a.id).await, "list with another org").is_empty());
+
+    // Drafts are saved; another organization's update changes nothing.
+    let mut edited = orders.clone();
+    edited.name = "Order status".to_owned();
+    edited.draft = json!({"schema": 1, "start": "b", "nodes": [{"id": "b"}]});
+    edited.updated_at = c.tick();
+    ok(s.update_scenario(&edited).await, "update scenario");
+    assert_eq!(ok(s.get_scenario(a, orders.id).await, "after update"), edited);
+    let mut hijack = edited.clone();
+    hijack.org_id = b;
+    hijack.name = "hijacked".to_owned();
+    not_found(s.update_scenario(&hijack).await, "update with another organization");
+
+    // Publishing numbers versions and keeps each one as it was.
+    let v1_doc = json!({"schema": 1, "start": "v1"});
+    let at1 = c.tick();
+    let published = ok(s.publish_scenario(a, orders.id, &v1_doc, at1).await, "publish v1");
+    assert_eq!((published.published_version, published.published_at), (Some(1), Some(at1)));
+    assert_eq!(published.draft, edited.draft, "publishing leaves the draft alone");
+    let v2_doc = json!({"schema": 1, "start": "v2"});
+    let at2 = c.tick();
+    let published = ok(s.publish_scenario(a, orders.id, &v2_doc, at2).await, "publish v2");
+    assert_eq!(published.published_version, Some(2));
+    assert_eq!(ok(s.get_scenario(a, orders.id).await, "after publish"), published);
+    let v1 = ok(s.get_scenario_version(a, orders.id, 1).await, "version 1");
+    assert_eq!((v1.version, &v1.document, v1.published_at), (1, &v1_doc, at1));
+    assert_eq!(ok(s.get_scenario_version(a, orders.id, 2).await, "version 2").document, v2_doc);
+    not_found(s.get_scenario_version(a, orders.id, 3).await, "a version not published");
+    not_found(s.get_scenario_version(b, orders.id, 1).await, "a version with another organization");
+    not_found(s.publish_scenario(b, orders.id, &v1_doc, c.tick()).await, "publish with another organization");
+
+    // Only published scenarios, each with its latest version.
+    let live = ok(s.published_scenarios(a, w.site_a.id).await, "published scenarios");
+    assert_eq!(live.len(), 1, "the greeter is not published");
+    assert_eq!((live[0].0.id, live[0].1.version, &live[0].1.document), (orders.id, 2, &v2_doc));
+    assert!(ok(s.published_scenarios(b, w.site_a.id).await, "published, another org").is_empty());
+
+    // One start scenario per site.
+    ok(s.set_start_scenario(a, w.site_a.id, Some(orders.id)).await, "start scenario");
+    ok(s.set_start_scenario(a, w.site_a.id, Some(greeter.id)).await, "another start scenario");
+    let starts: Vec<(String, bool)> = ok(s.list_scenarios(a, w.site_a.id).await, "list")
+        .into_iter()
+        .map(|x| (x.name, x.starts_conversations))
+        .collect();
+    assert_eq!(starts, [("Greeter".to_owned(), true), ("Order status".to_owned(), false)]);
+    not_found(s.set_start_scenario(a, w.site_a.id, Some(other_site.id)).await, "another site's scenario");
+    not_found(s.set_start_scenario(b, w.site_a.id, Some(orders.id)).await, "with another organization");
+    assert!(ok(s.get_scenario(a, greeter.id).await, "unchanged by refusals").starts_conversations);
+    ok(s.set_start_scenario(a, w.site_a.id, None).await, "no start scenario");
+    assert!(!ok(s.get_scenario(a, greeter.id).await, "cleared").starts_conversations);
+
+    // A conversation's run: compare-and-set on the revision.
+    let conv = f.c2.id;
+    let state = |run: serde_json::Value, due: Option<Timestamp>| FlowState {
+        conversation_id: conv,
+        org_id: a,
+        scenario_id: orders.id,
+        version: 2,
+        run,
+        due_at: due,
+        revision: 0,
+        updated_at: c.now(),
+    };
+    assert_eq!(ok(s.get_flow_state(a, conv).await, "no run yet"), None);
+    let due = Timestamp(c.now().0 + 60_000);
+    let first = state(json!({"node": "ask"}), Some(due));
+    assert!(ok(s.put_flow_state(a, conv, Some(&first), None).await, "first write"));
+    assert!(!ok(s.put_flow_state(a, conv, Some(&first), None).await, "a second 'new' run loses"));
+    let stored = ok(s.get_flow_state(a, conv).await, "read run").expect("a run");
+    assert_eq!((stored.revision, &stored.run, stored.due_at), (1, &first.run, Some(due)));
+    assert_eq!(ok(s.get_flow_state(b, conv).await, "run with another organization"), None);
+    let second = state(json!({"node": "next"}), None);
+    assert!(!ok(s.put_flow_state(a, conv, Some(&second), Some(0)).await, "a stale revision loses"));
+    assert!(ok(s.put_flow_state(a, conv, Some(&second), Some(1)).await, "the current revision wins"));
+    assert!(!ok(s.put_flow_state(b, conv, None, Some(2)).await, "another organization deletes nothing"));
+    let stored = ok(s.get_flow_state(a, conv).await, "read again").expect("a run");
+    assert_eq!((stored.revision, stored.due_at), (2, None));
+    not_found(s.put_flow_state(b, f.c2.id, Some(&first), None).await, "a run on another organization's conversation");
+
+    // Timers: the due runs, earliest first.
+    let later = Timestamp(c.now().0 + 120_000);
+    let other = FlowState { conversation_id: f.c4.id, ..state(json!({"n": 4}), Some(later)) };
+    assert!(ok(s.put_flow_state(a, f.c4.id, Some(&other), None).await, "a second run"));
+    let third = FlowState { conversation_id: f.c5.id, ..state(json!({"n": 5}), Some(due)) };
+    assert!(ok(s.put_flow_state(a, f.c5.id, Some(&third), None).await, "a third run"));
+    let mine = |list: Vec<FlowState>| -> Vec<ConversationId> {
+        list.into_iter().filter(|x| x.org_id == a).map(|x| x.conversation_id).collect()
+    };
+    assert!(mine(ok(s.due_flow_states(c.now(), 100).await, "nothing due yet")).is_empty());
+    assert_eq!(mine(ok(s.due_flow_states(Timestamp(due.0), 100).await, "due")), [f.c5.id]);
+    assert_eq!(mine(ok(s.due_flow_states(Timestamp(later.0 + 1), 100).await, "both due")), [f.c5.id, f.c4.id]);
+
+    // Deleting a scenario removes its versions and runs; the other scenario stays.
+    not_found(s.delete_scenario(b, orders.id).await, "delete with another organization");
+    ok(s.delete_scenario(a, orders.id).await, "delete scenario");
+    not_found(s.get_scenario(a, orders.id).await, "deleted");
+    not_found(s.get_scenario_version(a, orders.id, 1).await, "its versions");
+    assert_eq!(ok(s.get_flow_state(a, conv).await, "its runs"), None);
+    assert!(ok(s.put_flow_state(a, conv, None, None).await, "deleting nothing is fine"));
+    assert_eq!(ok(s.list_scenarios(a, w.site_a.id).await, "the rest").len(), 1);
+    ok(s.delete_scenario(a, greeter.id).await, "delete the greeter");
+    ok(s.delete_scenario(a, other_site.id).await, "delete the other site's");
 }

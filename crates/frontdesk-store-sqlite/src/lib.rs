@@ -18,6 +18,7 @@ use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, Unansw
 use frontdesk_core::model::*;
 use frontdesk_core::plans::Plan;
 use frontdesk_core::roles::Role;
+use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::status::ConversationStatus;
 use frontdesk_core::store::{
     AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError, StoreResult,
@@ -292,6 +293,7 @@ macro_rules! audit_cols {
 
 // Declared after the column macros, which are in scope only below their definitions.
 mod dashboard;
+mod scenarios;
 mod team;
 
 fn org_from_row(row: &SqliteRow) -> StoreResult<Organization> {
@@ -1403,6 +1405,70 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         rating_from_row(&row)
+    }
+
+    async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {
+        self.create_scenario_row(scenario).await
+    }
+
+    async fn get_scenario(&self, org_id: OrgId, id: ScenarioId) -> StoreResult<Scenario> {
+        self.get_scenario_row(org_id, id).await
+    }
+
+    async fn list_scenarios(&self, org_id: OrgId, site_id: SiteId) -> StoreResult<Vec<Scenario>> {
+        self.list_scenario_rows(org_id, site_id).await
+    }
+
+    async fn update_scenario(&self, scenario: &Scenario) -> StoreResult<()> {
+        self.update_scenario_row(scenario).await
+    }
+
+    async fn delete_scenario(&self, org_id: OrgId, id: ScenarioId) -> StoreResult<()> {
+        self.delete_scenario_row(org_id, id).await
+    }
+
+    async fn publish_scenario(
+        &self,
+        org_id: OrgId,
+        id: ScenarioId,
+        document: &serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<Scenario> {
+        self.publish_scenario_row(org_id, id, document, at).await
+    }
+
+    async fn get_scenario_version(&self, org_id: OrgId, id: ScenarioId, version: i64) -> StoreResult<ScenarioVersion> {
+        self.get_scenario_version_row(org_id, id, version).await
+    }
+
+    async fn set_start_scenario(&self, org_id: OrgId, site_id: SiteId, id: Option<ScenarioId>) -> StoreResult<()> {
+        self.set_start_scenario_row(org_id, site_id, id).await
+    }
+
+    async fn published_scenarios(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+    ) -> StoreResult<Vec<(Scenario, ScenarioVersion)>> {
+        self.published_scenario_rows(org_id, site_id).await
+    }
+
+    async fn get_flow_state(&self, org_id: OrgId, conversation_id: ConversationId) -> StoreResult<Option<FlowState>> {
+        self.get_flow_row(org_id, conversation_id).await
+    }
+
+    async fn put_flow_state(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        state: Option<&FlowState>,
+        expected: Option<i64>,
+    ) -> StoreResult<bool> {
+        self.put_flow_row(org_id, conversation_id, state, expected).await
+    }
+
+    async fn due_flow_states(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<FlowState>> {
+        self.due_flow_rows(now, limit).await
     }
 
     async fn put_canned_response(&self, response: &CannedResponse) -> StoreResult<()> {

@@ -56,6 +56,12 @@ async fn fresh_canned(owner: &AgentClient, org: &str, n: &mut u32) -> String {
     r.body["id"].as_str().unwrap_or_default().to_owned()
 }
 
+async fn fresh_scenario(owner: &AgentClient, org: &str, site: &str) -> String {
+    let r = owner.post(&format!("/api/app/orgs/{org}/sites/{site}/scenarios"), &json!({"name": "Bot"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_owned()
+}
+
 async fn fresh_invite(owner: &AgentClient, org: &str, n: &mut u32) -> String {
     *n += 1;
     let r =
@@ -90,6 +96,10 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
     let member_to_change = fresh_member(server, n).await;
     let member_to_remove = fresh_member(server, n).await;
     let draft = json!({"widget": {"title": "Draft"}});
+    let scenario = fresh_scenario(owner, &org, s).await;
+    let scenario_to_delete = fresh_scenario(owner, &org, s).await;
+    let flow =
+        json!({"schema": 1, "start": "hi", "nodes": [{"id": "hi", "type": "message", "text": "Hi"}], "edges": []});
     vec![
         (AnyMember, call(Method::GET, String::new(), None)),
         (P(ReadConversations), call(Method::GET, "/conversations?q=lamp&assignee=me".into(), None)),
@@ -168,6 +178,18 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
         (P(ManageSites), call(Method::GET, "/insights".into(), None)),
         (P(ManageKnowledge), call(Method::GET, "/unanswered".into(), None)),
         (P(ReadAuditLog), call(Method::GET, "/audit?action=site.".into(), None)),
+        (P(ManageBots), call(Method::GET, format!("/sites/{s}/scenarios"), None)),
+        (P(ManageBots), call(Method::POST, format!("/sites/{s}/scenarios"), Some(json!({"name": "New bot"})))),
+        (P(ManageBots), call(Method::GET, format!("/scenarios/{scenario}"), None)),
+        (P(ManageBots), call(Method::PUT, format!("/scenarios/{scenario}"), Some(json!({"document": flow.clone()})))),
+        (P(ManageBots), call(Method::POST, format!("/scenarios/{scenario}/validate"), Some(json!({"document": flow})))),
+        (P(ManageBots), call(Method::POST, format!("/scenarios/{scenario}/publish"), Some(json!({})))),
+        (P(ManageBots), call(Method::POST, format!("/scenarios/{scenario}/start"), Some(json!({"start": false})))),
+        (
+            P(ManageBots),
+            call(Method::POST, format!("/scenarios/{scenario}/simulate"), Some(json!({"event": {"type": "start"}}))),
+        ),
+        (P(ManageBots), call(Method::DELETE, format!("/scenarios/{scenario_to_delete}"), None)),
     ]
 }
 

@@ -10,11 +10,12 @@ use frontdesk_core::knowledge::{Article, ArticleId};
 use frontdesk_core::model::*;
 use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::FixedClock;
+use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::store::{ArticleFilter, ArticleVersion, AuditFilter, ConversionCount, PageCount};
 use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreResult};
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::{
-    CannedResponseId, ConversationId, InviteId, MessageId, OrgId, SiteId, Timestamp, UserId, VisitorId,
+    CannedResponseId, ConversationId, InviteId, MessageId, OrgId, ScenarioId, SiteId, Timestamp, UserId, VisitorId,
 };
 use frontdesk_server::ServerConfig;
 use frontdesk_server::env::OsEntropy;
@@ -87,6 +88,12 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/orgs/{org_id}/articles/{id}", &["get", "patch", "delete"]),
     ("/api/app/orgs/{org_id}/articles/{id}/publish", &["post"]),
     ("/api/app/orgs/{org_id}/articles/{id}/unpublish", &["post"]),
+    ("/api/app/orgs/{org_id}/sites/{site_id}/scenarios", &["get", "post"]),
+    ("/api/app/orgs/{org_id}/scenarios/{id}", &["get", "put", "delete"]),
+    ("/api/app/orgs/{org_id}/scenarios/{id}/validate", &["post"]),
+    ("/api/app/orgs/{org_id}/scenarios/{id}/publish", &["post"]),
+    ("/api/app/orgs/{org_id}/scenarios/{id}/start", &["post"]),
+    ("/api/app/orgs/{org_id}/scenarios/{id}/simulate", &["post"]),
     ("/api/app/orgs/{org_id}/sites/{site_id}/search", &["get"]),
     ("/metrics", &["get"]),
     ("/api/openapi.json", &["get"]),
@@ -430,6 +437,58 @@ impl Store for GatedStore {
     }
     async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
         self.inner.list_notes(org_id, id).await
+    }
+    async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {
+        self.inner.create_scenario(scenario).await
+    }
+    async fn get_scenario(&self, org_id: OrgId, id: ScenarioId) -> StoreResult<Scenario> {
+        self.inner.get_scenario(org_id, id).await
+    }
+    async fn list_scenarios(&self, org_id: OrgId, site_id: SiteId) -> StoreResult<Vec<Scenario>> {
+        self.inner.list_scenarios(org_id, site_id).await
+    }
+    async fn update_scenario(&self, scenario: &Scenario) -> StoreResult<()> {
+        self.inner.update_scenario(scenario).await
+    }
+    async fn delete_scenario(&self, org_id: OrgId, id: ScenarioId) -> StoreResult<()> {
+        self.inner.delete_scenario(org_id, id).await
+    }
+    async fn publish_scenario(
+        &self,
+        org_id: OrgId,
+        id: ScenarioId,
+        document: &serde_json::Value,
+        at: Timestamp,
+    ) -> StoreResult<Scenario> {
+        self.inner.publish_scenario(org_id, id, document, at).await
+    }
+    async fn get_scenario_version(&self, org_id: OrgId, id: ScenarioId, version: i64) -> StoreResult<ScenarioVersion> {
+        self.inner.get_scenario_version(org_id, id, version).await
+    }
+    async fn set_start_scenario(&self, org_id: OrgId, site_id: SiteId, id: Option<ScenarioId>) -> StoreResult<()> {
+        self.inner.set_start_scenario(org_id, site_id, id).await
+    }
+    async fn published_scenarios(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+    ) -> StoreResult<Vec<(Scenario, ScenarioVersion)>> {
+        self.inner.published_scenarios(org_id, site_id).await
+    }
+    async fn get_flow_state(&self, org_id: OrgId, conversation_id: ConversationId) -> StoreResult<Option<FlowState>> {
+        self.inner.get_flow_state(org_id, conversation_id).await
+    }
+    async fn put_flow_state(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+        state: Option<&FlowState>,
+        expected: Option<i64>,
+    ) -> StoreResult<bool> {
+        self.inner.put_flow_state(org_id, conversation_id, state, expected).await
+    }
+    async fn due_flow_states(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<FlowState>> {
+        self.inner.due_flow_states(now, limit).await
     }
     async fn put_canned_response(&self, response: &CannedResponse) -> StoreResult<()> {
         self.inner.put_canned_response(response).await
