@@ -18,6 +18,8 @@ describe('hash routes', () => {
     expect(parseRoute('#/invite/tok_123')).toEqual({ name: 'invite', token: 'tok_123' });
     expect(parseRoute('#/reset/r_1')).toEqual({ name: 'reset', token: 'r_1' });
     expect(parseRoute('#/account')).toEqual({ name: 'account' });
+    expect(parseRoute('#/bots')).toEqual({ name: 'bots' });
+    expect(parseRoute('#/bots/sc_1')).toEqual({ name: 'bot', id: 'sc_1' });
   });
 
   it('carries query parameters to a new article and decodes ids', () => {
@@ -46,12 +48,14 @@ describe('hash routes', () => {
       { name: 'reset', token: 'a b' },
       { name: 'account' },
       { name: 'audit' },
+      { name: 'bots' },
+      { name: 'bot', id: 'sc 1' },
     ];
     for (const r of routes) expect(parseRoute(formatRoute(r))).toEqual(r);
   });
 
   it('lets members open conversations only; admins and owners everything', () => {
-    const settings: Route[] = [{ name: 'team' }, { name: 'site', id: 'x' }, { name: 'sites' }, { name: 'kb' }, { name: 'analytics' }, { name: 'audit' }, { name: 'unanswered' }];
+    const settings: Route[] = [{ name: 'team' }, { name: 'site', id: 'x' }, { name: 'sites' }, { name: 'kb' }, { name: 'analytics' }, { name: 'audit' }, { name: 'unanswered' }, { name: 'bots' }, { name: 'bot', id: 'x' }];
     for (const r of settings) {
       expect(canOpen(r, 'member')).toBe(false);
       expect(canOpen(r, 'admin')).toBe(true);
@@ -68,5 +72,7 @@ describe('hash routes', () => {
     expect(section({ name: 'site', id: 'x' })).toBe('sites');
     expect(section({ name: 'article', id: 'x', params: {} })).toBe('kb');
     expect(section({ name: 'escalations' })).toBe('escalations');
+    expect(section({ name: 'bot', id: 'x' })).toBe('bots');
+    expect(section({ name: 'bots' })).toBe('bots');
   });
 });

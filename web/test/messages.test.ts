@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Conversation, type Message } from '../src/widget/messages';
+import { Conversation, greetsOnOpen, type Message } from '../src/widget/messages';
 
 const msg = (seq: number, id = `m${seq}`): Message => ({ id, seq, author_kind: 'assistant', body: `#${seq}` });
 
@@ -33,5 +33,15 @@ describe('resume de-duplication', () => {
   it('refuses malformed frames', () => {
     const c = new Conversation();
     expect(c.add({ id: 'x' } as unknown as Message)).toBe(false);
+  });
+});
+
+describe('a greeting start scenario', () => {
+  it('starts the conversation on open only when the site greets, none exists yet and it is not the preview', () => {
+    expect(greetsOnOpen({ greets: true }, false, false)).toBe(true);
+    expect(greetsOnOpen({ greets: true }, true, false)).toBe(false);
+    expect(greetsOnOpen({ greets: true }, false, true)).toBe(false);
+    expect(greetsOnOpen({ greets: false }, false, false)).toBe(false);
+    expect(greetsOnOpen({}, false, false)).toBe(false);
   });
 });

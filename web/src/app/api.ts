@@ -1,8 +1,9 @@
 // The dashboard's REST client: JSON in and out, the session cookie, the API's error shape.
 import type {
-  Article, AssistantSettings, AuditEvent, CannedResponse, Conversation, ConversationDetail, InboxItem, Insights, Invite, Me,
-  Member, Message, Note, NotifyPrefs, OrgInfo, PublicInvite, Report, Role, Site, Summary, Team, UnansweredGroup,
-  LoginSession, TotpSetup, TotpStatus, VisitorProfile, WidgetConfig,
+  Article, AssistantSettings, AuditEvent, CannedResponse, Conversation, ConversationDetail, FlowDocument, FlowError, InboxItem,
+  Insights, Invite, Me, Member, Message, Note, NotifyPrefs, OrgInfo, PublicInvite, Report, Role, Scenario, ScenarioSummary,
+  SimEvent, SimResult, SimVisitor, Site, Summary, Team, UnansweredGroup, LoginSession, TotpSetup, TotpStatus, VisitorProfile,
+  WidgetConfig,
 } from './types';
 
 export class ApiError extends Error {
@@ -11,6 +12,8 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public field?: string,
+    /** The error's `details` (for instance `{errors: [{node, field, message}]}` of `invalid_flow`). */
+    public details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -34,7 +37,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   const data = r.status === 204 ? null : await r.json().catch(() => null);
   if (!r.ok) {
     const e = data?.error;
-    const err = new ApiError(r.status, e?.code || `http_${r.status}`, e?.message || r.statusText || 'Request failed', e?.field);
+    const err = new ApiError(r.status, e?.code || `http_${r.status}`, e?.message || r.statusText || 'Request failed', e?.field, e?.details ?? undefined);
     if (r.status === 401 && !path.startsWith('/api/app/login') && !path.startsWith('/api/app/invites/') && path !== '/api/app/totp/disable') onUnauthenticated();
     throw err;
   }
@@ -90,6 +93,8 @@ export function orgApi(orgId: string) {
   const c = (id: string) => `${O}/conversations/${encodeURIComponent(id)}`;
   const s = (id: string) => `${O}/sites/${encodeURIComponent(id)}`;
   const a = (id: string) => `${O}/articles/${encodeURIComponent(id)}`;
+  // Bot scenarios (docs/flows.md), under the organization like every dashboard call.
+  const sc = (id: string) => `${O}/scenarios/${encodeURIComponent(id)}`;
   return {
     base: O,
     info: () => get<OrgInfo>(O),
@@ -145,6 +150,19 @@ export function orgApi(orgId: string) {
     publishArticle: (id: string) => post<Article>(`${a(id)}/publish`),
     unpublishArticle: (id: string) => post<Article>(`${a(id)}/unpublish`),
     unanswered: (f: { site_id?: string; days?: number }) => get<{ groups: UnansweredGroup[] }>(`${O}/unanswered${query({ ...f })}`),
+    // Bot scenarios
+    scenarios: (siteId: string) => get<{ scenarios: ScenarioSummary[] }>(`${s(siteId)}/scenarios`),
+    createScenario: (siteId: string, body: { name: string; document?: FlowDocument }) => post<Scenario>(`${s(siteId)}/scenarios`, body),
+    scenario: (id: string) => get<Scenario>(sc(id)),
+    saveScenario: (id: string, body: { name?: string; document?: FlowDocument }) => request<Scenario>('PUT', sc(id), body),
+    deleteScenario: (id: string) => request<null>('DELETE', sc(id)),
+    validateScenario: (id: string, document: FlowDocument) => post<{ errors: FlowError[] }>(`${sc(id)}/validate`, { document }),
+    publishScenario: (id: string) => post<Scenario>(`${sc(id)}/publish`),
+    setStartScenario: (id: string, start: boolean) => post<Scenario>(`${sc(id)}/start`, { start }),
+    simulate: (
+      id: string,
+      body: { document: FlowDocument; run: unknown; event: SimEvent; params: Record<string, unknown>; visitor: SimVisitor },
+    ) => post<SimResult>(`${sc(id)}/simulate`, body),
     // Analytics and audit
     analytics: (f: { site_id?: string; from: string; to: string; tz_offset: number }) => get<Report>(`${O}/analytics${query({ ...f })}`),
     insights: (f: { site_id?: string; from: string; to: string }) => get<Insights>(`${O}/insights${query({ ...f })}`),
@@ -156,6 +174,13 @@ export function orgApi(orgId: string) {
 }
 
 export type OrgApi = ReturnType<typeof orgApi>;
+
+/** The `{node, field, message}` list of an `invalid_flow` error (422), if it is one. */
+export function flowErrorsOf(e: unknown): FlowError[] | null {
+  if (!(e instanceof ApiError) || e.code !== 'invalid_flow') return null;
+  const list = e.details?.errors;
+  return Array.isArray(list) ? (list as FlowError[]) : [];
+}
 
 /** A message for people from any error. */
 export function describeError(e: unknown): string {

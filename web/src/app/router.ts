@@ -1,4 +1,4 @@
-// Hash routing: `#/inbox`, `#/conversations/<id>`, `#/sites/<id>`, `#/kb/new?title=…` and so on.
+// Hash routing: `#/inbox`, `#/conversations/<id>`, `#/sites/<id>`, `#/kb/new?title=…`, `#/bots/<id>` and so on.
 // Pure functions (parse, format, who may open what) and a small hook.
 import { useEffect, useState } from 'preact/hooks';
 import type { Role } from './types';
@@ -15,12 +15,14 @@ export type Route =
   | { name: 'unanswered' }
   | { name: 'analytics' }
   | { name: 'audit' }
+  | { name: 'bots' }
+  | { name: 'bot'; id: string }
   | { name: 'invite'; token: string }
   | { name: 'reset'; token: string }
   | { name: 'account' }
   | { name: 'not_found'; path: string };
 
-const SIMPLE = ['inbox', 'escalations', 'team', 'sites', 'kb', 'unanswered', 'analytics', 'audit', 'account'] as const;
+const SIMPLE = ['inbox', 'escalations', 'team', 'sites', 'kb', 'unanswered', 'analytics', 'audit', 'account', 'bots'] as const;
 
 /** The route of a location hash (`#/conversations/abc`); an empty hash is the inbox. */
 export function parseRoute(hash: string): Route {
@@ -36,6 +38,7 @@ export function parseRoute(hash: string): Route {
       if (head === 'conversations') return { name: 'conversation', id };
       if (head === 'sites') return { name: 'site', id };
       if (head === 'kb') return { name: 'article', id, params };
+      if (head === 'bots') return { name: 'bot', id };
       if (head === 'invite') return { name: 'invite', token: id };
       if (head === 'reset') return { name: 'reset', token: id };
     }
@@ -59,6 +62,8 @@ export function formatRoute(r: Route): string {
       return `#/conversations/${e(r.id)}`;
     case 'site':
       return `#/sites/${e(r.id)}`;
+    case 'bot':
+      return `#/bots/${e(r.id)}`;
     case 'article': {
       const q = new URLSearchParams(r.params).toString();
       return `#/kb/${e(r.id)}${q ? `?${q}` : ''}`;
@@ -89,6 +94,8 @@ export function section(route: Route): string {
       return 'sites';
     case 'article':
       return 'kb';
+    case 'bot':
+      return 'bots';
     default:
       return route.name;
   }

@@ -149,6 +149,8 @@ export interface ConversationDetail {
   visitor: Visitor | null;
   rating: Rating | null;
   notes: Note[];
+  /** The bot scenario run of this conversation, when it has one. */
+  flow?: ConversationFlow | null;
 }
 
 export interface VisitorEvent {
@@ -337,4 +339,211 @@ export interface AuditEvent {
   user_agent: string | null;
   details: Record<string, unknown>;
   created_at: string;
+}
+
+// --- Bot scenarios (docs/flows.md) ------------------------------------------------------------
+
+export type FlowNodeType = 'message' | 'ask' | 'condition' | 'set' | 'http' | 'ai_answer' | 'handoff' | 'wait' | 'jump' | 'end';
+export type AskInput = 'text' | 'email' | 'phone' | 'number' | 'date' | 'choice';
+export type RuleOp = 'equals' | 'not_equals' | 'contains' | 'matches' | 'greater_than' | 'less_than' | 'is_set' | 'is_not_set';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface FlowPosition {
+  x: number;
+  y: number;
+}
+
+interface FlowNodeBase {
+  id: string;
+  position: FlowPosition;
+  /** Shown by the widget while this node works ("Looking up your order…"). */
+  thinking?: string;
+}
+
+export interface MessageNode extends FlowNodeBase {
+  type: 'message';
+  text: string;
+  quick_replies: string[];
+}
+
+export interface AskChoice {
+  id: string;
+  label: string;
+}
+
+export interface AskNode extends FlowNodeBase {
+  type: 'ask';
+  input: AskInput;
+  prompt: string;
+  variable: string;
+  retry_message?: string;
+  max_retries?: number;
+  timeout_secs?: number | null;
+  choices?: AskChoice[];
+}
+
+export interface ConditionRule {
+  left: string;
+  op: RuleOp;
+  right: string;
+}
+
+export interface ConditionGroup {
+  match: 'all' | 'any';
+  rules: ConditionRule[];
+}
+
+export interface ConditionNode extends FlowNodeBase {
+  type: 'condition';
+  match: 'all' | 'any';
+  groups: ConditionGroup[];
+}
+
+export type SetValue = { literal: unknown } | { copy: string } | { expr: string };
+
+export interface SetNode extends FlowNodeBase {
+  type: 'set';
+  variable: string;
+  value: SetValue;
+}
+
+export interface HttpSave {
+  variable: string;
+  path: string;
+}
+
+export interface HttpNode extends FlowNodeBase {
+  type: 'http';
+  method: HttpMethod;
+  url: string;
+  headers: Record<string, string>;
+  body?: unknown;
+  timeout_ms?: number;
+  status_variable?: string | null;
+  save: HttpSave[];
+}
+
+export interface AiAnswerNode extends FlowNodeBase {
+  type: 'ai_answer';
+  question?: string;
+}
+
+export interface HandoffNode extends FlowNodeBase {
+  type: 'handoff';
+  message?: string;
+  only_when_online: boolean;
+}
+
+export interface WaitNode extends FlowNodeBase {
+  type: 'wait';
+  seconds: number;
+}
+
+export interface JumpNode extends FlowNodeBase {
+  type: 'jump';
+  target: string;
+}
+
+export interface EndNode extends FlowNodeBase {
+  type: 'end';
+}
+
+export type FlowNode = MessageNode | AskNode | ConditionNode | SetNode | HttpNode | AiAnswerNode | HandoffNode | WaitNode | JumpNode | EndNode;
+
+export interface FlowEdge {
+  from: string;
+  port: string;
+  to: string;
+}
+
+export type FlowTrigger =
+  | { type: 'conversation_start' }
+  | { type: 'keyword'; keywords: string[] }
+  | { type: 'pattern'; pattern: string }
+  | { type: 'page'; url: string };
+
+export interface FlowVariable {
+  name: string;
+  default?: unknown;
+}
+
+export interface FlowDocument {
+  schema: 1;
+  start: string;
+  triggers: FlowTrigger[];
+  variables: FlowVariable[];
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+}
+
+/** A problem in a document: `node` null for document-level ones (a missing `start`). */
+export interface FlowError {
+  node: string | null;
+  field: string | null;
+  message: string;
+}
+
+/** A scenario in the site's list (no document). */
+export interface ScenarioSummary {
+  id: string;
+  site_id: string;
+  name: string;
+  published_version: number | null;
+  starts_conversations: boolean;
+  draft_changed: boolean;
+  updated_at: string;
+}
+
+export interface Scenario extends ScenarioSummary {
+  draft: FlowDocument;
+  published_at: string | null;
+  created_at: string;
+}
+
+export interface SimEvent {
+  type: 'start' | 'message' | 'timer';
+  text?: string;
+}
+
+export interface SimVisitor {
+  name?: string;
+  email?: string;
+  user_id?: string;
+  verified?: boolean;
+}
+
+export interface SimMessage {
+  author: 'bot' | 'assistant' | 'system';
+  text: string;
+  html?: string | null;
+  quick_replies?: string[];
+}
+
+export type SimOutcome = 'waiting' | 'finished' | 'handed_off' | 'failed' | 'ended';
+
+export interface SimResult {
+  messages: SimMessage[];
+  thinking?: string[];
+  run: unknown;
+  variables?: Record<string, unknown>;
+  current_node?: string | null;
+  outcome?: SimOutcome;
+  due_at?: string | null;
+  error?: string | null;
+  /** docs/flows.md's shorter form of `outcome`. */
+  finished?: boolean;
+  handoff?: boolean;
+}
+
+/** `flow` of a conversation's detail: the bot run it has (or had). */
+export interface ConversationFlow {
+  scenario_id: string;
+  /** Null when the scenario has been deleted since. */
+  scenario_name: string | null;
+  version: number;
+  variables: Record<string, unknown>;
+  current_node: string | null;
+  /** `waiting`, `finished`, `handed_off`, `failed` or `ended`. */
+  state: string;
+  error?: string | null;
 }

@@ -8,6 +8,7 @@ import { canOpen, type Route, section, useRoute } from './router';
 import { AccountScreen } from './screens/account';
 import { AnalyticsScreen } from './screens/analytics';
 import { AuditScreen } from './screens/audit';
+import { BotEditor, BotsScreen } from './screens/bots';
 import { InboxScreen } from './screens/inbox';
 import { ArticleEditor, KnowledgeScreen } from './screens/kb';
 import { SiteSettings, SitesScreen } from './screens/sites';
@@ -30,6 +31,7 @@ const NAV: { id: string; label: string; href: string; admin: boolean }[] = [
   { id: 'team', label: 'Team', href: '#/team', admin: true },
   { id: 'sites', label: 'Sites', href: '#/sites', admin: true },
   { id: 'kb', label: 'Knowledge base', href: '#/kb', admin: true },
+  { id: 'bots', label: 'Bots', href: '#/bots', admin: true },
   { id: 'unanswered', label: 'Unanswered', href: '#/unanswered', admin: true },
   { id: 'analytics', label: 'Analytics', href: '#/analytics', admin: true },
   { id: 'audit', label: 'Audit log', href: '#/audit', admin: true },
@@ -259,6 +261,10 @@ function Screen({ route }: { route: Route }) {
       return <KnowledgeScreen />;
     case 'article':
       return <ArticleEditor id={route.id} params={route.params} />;
+    case 'bots':
+      return <BotsScreen />;
+    case 'bot':
+      return <BotEditor key={route.id} id={route.id} />;
     case 'unanswered':
       return <UnansweredScreen />;
     case 'analytics':

@@ -52,3 +52,9 @@ export class Conversation {
     this.ids.clear();
   }
 }
+
+/** Whether opening the panel starts the conversation now: the site's bot greets first (a start
+ * scenario exists), there is no conversation yet, and this is not the dashboard's preview. */
+export function greetsOnOpen(server: { greets?: boolean }, hasSession: boolean, preview: boolean): boolean {
+  return !!server.greets && !hasSession && !preview;
+}

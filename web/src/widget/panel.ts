@@ -1,7 +1,7 @@
 // The chat panel chunk: loaded by the loader on first open. Sessions, messages, the socket.
 import DOMPurify from 'dompurify';
 import { strings } from './i18n';
-import { Conversation, type Message } from './messages';
+import { Conversation, greetsOnOpen, type Message } from './messages';
 import { PANEL_CSS } from './panel.css';
 import type { Panel, PanelFactory, WidgetContext } from './types';
 
@@ -239,8 +239,25 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
     endBtn.hidden = true;
   }
 
-  async function ensureSession(): Promise<void> {
-    if (stored.session_id && stored.session_token) return;
+  /** The session, created once even when a greeting and a first message ask at the same time. */
+  let starting: Promise<void> | null = null;
+  function ensureSession(): Promise<void> {
+    if (stored.session_id && stored.session_token) return Promise.resolve();
+    return (starting ||= startSession().finally(() => (starting = null)));
+  }
+
+  /** A start scenario greets: the conversation begins when the panel opens, not at the first message. */
+  async function greet(): Promise<void> {
+    setThinking(t.thinking, 8000);
+    try {
+      await ensureSession();
+      await fetchHistory();
+    } catch {
+      showError();
+    }
+  }
+
+  async function startSession(): Promise<void> {
     const id = ctx.identity;
     const r = await api<{ session_id: string; session_token: string; visitor_id: string; status: string }>(
       'POST',
@@ -806,6 +823,7 @@ const createPanel: PanelFactory = (ctx: WidgetContext): Panel => {
       markRead();
       panel.hidden = false;
       fit();
+      if (greetsOnOpen(ctx.server, !!stored.session_id, preview)) void greet();
       if (!stored.session_id || status !== 'closed') input.focus();
       else rate.querySelector('button')?.focus();
     },

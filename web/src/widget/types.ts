@@ -26,6 +26,8 @@ export interface Channel {
 /** `GET /api/chat/config`. */
 export interface ServerConfig {
   site_name?: string;
+  /** The site has a start scenario: opening the panel starts the conversation (the bot greets). */
+  greets?: boolean;
   widget?: {
     title?: string;
     primary_color?: string;

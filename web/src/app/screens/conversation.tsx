@@ -5,11 +5,12 @@ import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState 
 import { describeError } from '../api';
 import { debounce } from '../bus';
 import { useWorkspace } from '../context';
-import type { Conversation, Message, Note, Rating } from '../types';
+import type { Conversation, ConversationFlow, Message, Note, Rating } from '../types';
 import { ErrorBox, Loading, Stars, StatusBadge } from '../ui/common';
 import { SafeHtml } from '../ui/html';
 import { applyStreamFrame, type LiveStream } from '../streams';
 import { formatDateTime } from '../time';
+import { BotFlowPanel } from './bot-vars';
 import { Composer, type ComposerHandle, type ComposerMode } from './composer';
 
 export interface ConversationHandle {
@@ -37,6 +38,7 @@ export function ConversationView(props: Props) {
   const [messages, setMessages] = useState<Message[]>([]);
   const [notes, setNotes] = useState<Note[]>([]);
   const [rating, setRating] = useState<Rating | null>(null);
+  const [flow, setFlow] = useState<ConversationFlow | null>(null);
   const [visitorName, setVisitorName] = useState<string>('Visitor');
   const [error, setError] = useState<string | null>(null);
   const [visitorTyping, setVisitorTyping] = useState(false);
@@ -55,6 +57,7 @@ export function ConversationView(props: Props) {
       setMessages(d.messages ?? []);
       setNotes(d.notes ?? []);
       setRating(d.rating ?? null);
+      setFlow(d.flow ?? null);
       setVisitorName(d.visitor?.name || d.visitor?.email || 'Visitor');
       setError(null);
     } catch (e) {
@@ -66,6 +69,9 @@ export function ConversationView(props: Props) {
     void load();
   }, [load]);
   useEffect(() => setStreams([]), [id]);
+  // A bot's message may mean new collected variables: fetch the run's state again (once per burst).
+  const reloadFlow = useMemo(() => debounce(() => void load(), 700), [load]);
+  useEffect(() => () => reloadFlow.cancel(), [reloadFlow]);
 
   const messagesRef = useRef<Message[]>([]);
   messagesRef.current = messages;
@@ -112,6 +118,7 @@ export function ConversationView(props: Props) {
           setMessages((list) => (list.some((x) => x.id === m.id) ? list : [...list, m].sort((a, b) => a.seq - b.seq)));
           if (m.author_kind === 'visitor') setVisitorTyping(false);
           if (m.author_kind === 'assistant' || m.author_kind === 'bot') setThinking(null);
+          if (m.author_kind === 'bot') reloadFlow();
           break;
         }
         case 'typing':
@@ -151,7 +158,7 @@ export function ConversationView(props: Props) {
       clearTimeout(agentTimer);
       clearTimeout(thinkingTimer);
     };
-  }, [ws.events, id, load, ws.me.user.id, ws.memberName]);
+  }, [ws.events, id, load, reloadFlow, ws.me.user.id, ws.memberName]);
 
   // Follow the newest entry.
   useEffect(() => {
@@ -263,6 +270,7 @@ export function ConversationView(props: Props) {
           )}
         </div>
       </header>
+      <BotFlowPanel flow={flow} />
       {rating?.feedback && (
         <p class="rating-feedback">
           <Stars value={rating.stars} /> “{rating.feedback}”
