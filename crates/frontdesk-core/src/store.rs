@@ -355,6 +355,14 @@ pub trait Store: Send + Sync + 'static {
     /// Runs whose timer is due at `now`, the earliest first, at most `limit`.
     async fn due_flow_states(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<FlowState>>;
 
+    // Encryption at rest.
+
+    /// Re-seals up to `limit` stored values of the sealed columns that are not sealed with the
+    /// current primary key (or not sealed at all), each by compare-and-set so a concurrent write
+    /// wins; returns how many it rewrote (0: every value is sealed with the primary key). A store
+    /// without a key ring rewrites nothing.
+    async fn reseal(&self, limit: u32) -> StoreResult<u64>;
+
     // The knowledge base's gap report and analytics.
 
     async fn record_unanswered(&self, question: &UnansweredQuestion) -> StoreResult<()>;

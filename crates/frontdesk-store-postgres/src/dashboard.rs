@@ -8,6 +8,7 @@ use frontdesk_core::inbox::{
     preview,
 };
 use frontdesk_core::store::{AuditFilter, ConversionCount, PageCount};
+use frontdesk_crypto::fields::{self, Seal};
 
 const NOTE_COLS: &str = "id, org_id, conversation_id, author_id, body, html, mentions, created_at";
 const CANNED_COLS: &str = "id, org_id, shortcut, title, body, created_at, updated_at";
@@ -53,10 +54,10 @@ fn stars_at(row: &PgRow, column: &str) -> StoreResult<Option<u8>> {
     }
 }
 
-fn inbox_item_from_row(row: &PgRow) -> StoreResult<InboxItem> {
+fn inbox_item_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<InboxItem> {
     let last_message = match get::<Option<String>>(row, "last_author_kind")? {
         Some(kind) => {
-            let body: String = get(row, "last_body")?;
+            let body = seal.open(fields::MESSAGE_BODY, get(row, "last_body")?).map_err(sealing)?;
             Some(MessagePreview {
                 author_kind: AuthorKind::parse(&kind).ok_or_else(|| corrupt("author_kind", kind))?,
                 body: preview(&body),
@@ -67,8 +68,8 @@ fn inbox_item_from_row(row: &PgRow) -> StoreResult<InboxItem> {
     };
     Ok(InboxItem {
         conversation: conversation_from_row(row)?,
-        visitor_name: get(row, "visitor_name")?,
-        visitor_email: get(row, "visitor_email")?,
+        visitor_name: seal.open_opt(fields::VISITOR_NAME, get(row, "visitor_name")?).map_err(sealing)?,
+        visitor_email: seal.open_opt(fields::VISITOR_EMAIL, get(row, "visitor_email")?).map_err(sealing)?,
         last_message,
         unread: get(row, "unread")?,
         rating: stars_at(row, "rating")?,
@@ -100,14 +101,14 @@ fn canned_from_row(row: &PgRow) -> StoreResult<CannedResponse> {
     })
 }
 
-fn unanswered_from_row(row: &PgRow) -> StoreResult<UnansweredQuestion> {
+fn unanswered_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<UnansweredQuestion> {
     Ok(UnansweredQuestion {
         id: UnansweredId(get(row, "id")?),
         org_id: OrgId(get(row, "org_id")?),
         site_id: SiteId(get(row, "site_id")?),
         conversation_id: ConversationId(get(row, "conversation_id")?),
         message_id: MessageId(get(row, "message_id")?),
-        question: get(row, "question")?,
+        question: seal.open(fields::UNANSWERED_QUESTION, get(row, "question")?).map_err(sealing)?,
         created_at: ts_at(row, "created_at")?,
     })
 }
@@ -124,7 +125,8 @@ impl PgStore {
         filter: &InboxFilter,
     ) -> StoreResult<Vec<InboxItem>> {
         let search = match filter.text.as_deref() {
-            Some(text) => match text_search(text) {
+            // Sealed bodies are indexed as word tokens: the words searched for become tokens too.
+            Some(text) => match text_search(&self.seal().search_query(text)) {
                 Some(search) => Some(search),
                 // Nothing to look for: nothing matches (and no query is worth sending).
                 None => return Ok(Vec::new()),
@@ -174,10 +176,10 @@ impl PgStore {
             q.push(" AND rt.stars <= ").push_bind(i16::from(max));
         }
         if let Some(search) = search {
-            // The same expression as the `messages_body_fts` index, so the index answers it.
+            // The same expression as the `messages_search_fts` index, so the index answers it.
             q.push(
                 " AND EXISTS (SELECT 1 FROM messages fm WHERE fm.conversation_id = c.id \
-                 AND to_tsvector('simple', fm.body) @@ (to_tsquery('simple', ",
+                 AND to_tsvector('simple', fm.search_text) @@ (to_tsquery('simple', ",
             )
             .push_bind(search.words)
             .push(") || plainto_tsquery('simple', ")
@@ -191,7 +193,7 @@ impl PgStore {
         }
         q.push(" LIMIT ").push_bind(effective_limit(filter.limit, 50, 200));
         let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
-        rows.iter().map(inbox_item_from_row).collect()
+        rows.iter().map(|r| inbox_item_from_row(self.seal(), r)).collect()
     }
 
     pub(crate) async fn mark_read_row(
@@ -374,7 +376,7 @@ impl PgStore {
         .bind(u.site_id.0)
         .bind(u.conversation_id.0)
         .bind(u.message_id.0)
-        .bind(&u.question)
+        .bind(self.seal().text(fields::UNANSWERED_QUESTION, &u.question).map_err(sealing)?)
         .bind(u.created_at.0)
         .execute(&self.pool)
         .await
@@ -399,7 +401,7 @@ impl PgStore {
         }
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(effective_limit(limit, 500, 2000));
         let rows = q.build().fetch_all(&self.pool).await.map_err(map_err)?;
-        rows.iter().map(unanswered_from_row).collect()
+        rows.iter().map(|r| unanswered_from_row(self.seal(), r)).collect()
     }
 
     pub(crate) async fn conversation_stat_rows(

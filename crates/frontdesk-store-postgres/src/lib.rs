@@ -27,6 +27,8 @@ use frontdesk_core::store::{
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
+use frontdesk_crypto::Sealer;
+use frontdesk_crypto::fields::{self, Seal};
 use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
@@ -56,6 +58,8 @@ pub struct PgStore {
     /// A few connections of its own for the realtime reads (`outbox_after`, `messages_by_ids`),
     /// so the outbox follower never queues behind the requests that fill `pool`.
     realtime: PgPool,
+    /// Encryption at rest, when a key ring is configured.
+    sealer: Option<std::sync::Arc<Sealer>>,
 }
 
 impl PgStore {
@@ -79,7 +83,7 @@ impl PgStore {
             .max_connections(REALTIME_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(pool.connect_options().as_ref().clone());
-        Ok(PgStore { pool, realtime })
+        Ok(PgStore { pool, realtime, sealer: None })
     }
 
     /// Waits for the connections in use to be returned, then closes every connection.
@@ -235,6 +239,7 @@ macro_rules! audit_cols {
 // After the column macros, which they use (macros are in scope below their definition only).
 mod dashboard;
 mod scenarios;
+mod sealing;
 mod team;
 
 fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
@@ -281,7 +286,7 @@ fn session_from_row(row: &PgRow) -> StoreResult<LoginSession> {
     })
 }
 
-fn site_from_row(row: &PgRow) -> StoreResult<Site> {
+fn raw_site_from_row(row: &PgRow) -> StoreResult<Site> {
     Ok(Site {
         id: SiteId(get(row, "id")?),
         org_id: OrgId(get(row, "org_id")?),
@@ -300,7 +305,7 @@ fn site_from_row(row: &PgRow) -> StoreResult<Site> {
     })
 }
 
-fn visitor_from_row(row: &PgRow) -> StoreResult<Visitor> {
+fn raw_visitor_from_row(row: &PgRow) -> StoreResult<Visitor> {
     Ok(Visitor {
         id: VisitorId(get(row, "id")?),
         site_id: SiteId(get(row, "site_id")?),
@@ -336,7 +341,7 @@ fn conversation_from_row(row: &PgRow) -> StoreResult<Conversation> {
     })
 }
 
-fn message_from_row(row: &PgRow) -> StoreResult<Message> {
+fn raw_message_from_row(row: &PgRow) -> StoreResult<Message> {
     let author_kind: String = get(row, "author_kind")?;
     let reaction: Option<String> = get(row, "reaction")?;
     let reaction = match reaction {
@@ -475,6 +480,36 @@ fn status_conflict(current: ConversationStatus, expected: ConversationStatus) ->
 
 fn expect_one_row(result: sqlx::postgres::PgQueryResult) -> StoreResult<()> {
     if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Encryption at rest: values of the sealed columns pass through the key ring on the way in and out.
+impl PgStore {
+    /// Turns on encryption at rest with `sealer`'s key ring.
+    pub fn with_sealer(mut self, sealer: std::sync::Arc<Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    fn seal(&self) -> Seal<'_> {
+        Seal::new(self.sealer.as_deref())
+    }
+
+    fn site_from_row(&self, row: &PgRow) -> StoreResult<Site> {
+        self.seal().open_site(raw_site_from_row(row)?).map_err(sealing)
+    }
+
+    fn visitor_from_row(&self, row: &PgRow) -> StoreResult<Visitor> {
+        self.seal().open_visitor(raw_visitor_from_row(row)?).map_err(sealing)
+    }
+
+    fn message_from_row(&self, row: &PgRow) -> StoreResult<Message> {
+        self.seal().open_message(raw_message_from_row(row)?).map_err(sealing)
+    }
+}
+
+/// A value of a sealed column that does not open: a missing key or a corrupt row.
+fn sealing(e: frontdesk_crypto::CryptoError) -> StoreError {
+    StoreError::Backend(format!("encryption at rest: {e}"))
 }
 
 #[async_trait]
@@ -738,7 +773,11 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         row.map(|r| {
-            Ok(TotpState { secret: get(&r, "secret")?, enabled: get(&r, "enabled")?, last_step: get(&r, "last_step")? })
+            Ok(TotpState {
+                secret: self.seal().open(fields::TOTP_SECRET, get(&r, "secret")?).map_err(sealing)?,
+                enabled: get(&r, "enabled")?,
+                last_step: get(&r, "last_step")?,
+            })
         })
         .transpose()
     }
@@ -750,7 +789,7 @@ impl Store for PgStore {
              last_step = EXCLUDED.last_step",
         )
         .bind(user_id.0)
-        .bind(&state.secret)
+        .bind(self.seal().text(fields::TOTP_SECRET, &state.secret).map_err(sealing)?)
         .bind(state.enabled)
         .bind(state.last_step)
         .execute(&self.pool)
@@ -813,6 +852,7 @@ impl Store for PgStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
+        let site = &self.seal().seal_site(site).map_err(sealing)?;
         sqlx::query(concat!(
             "INSERT INTO sites (",
             site_cols!(),
@@ -846,7 +886,7 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        site_from_row(&row)
+        self.site_from_row(&row)
     }
 
     async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
@@ -861,7 +901,7 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(map_err)?;
-        site_from_row(&row)
+        self.site_from_row(&row)
     }
 
     async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>> {
@@ -871,7 +911,7 @@ impl Store for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
-        rows.iter().map(site_from_row).collect()
+        rows.iter().map(|r| self.site_from_row(r)).collect()
     }
 
     async fn list_all_sites(&self) -> StoreResult<Vec<Site>> {
@@ -879,10 +919,11 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(site_from_row).collect()
+        rows.iter().map(|r| self.site_from_row(r)).collect()
     }
 
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
+        let site = &self.seal().seal_site(site).map_err(sealing)?;
         let done = sqlx::query(
             "UPDATE sites SET name = $1, public_key = $2, secret = $3, allowed_origins = $4, widget = $5, \
              assistant = $6, updated_at = $7, widget_draft = $10, previous_public_key = $11, \
@@ -915,8 +956,8 @@ impl Store for PgStore {
         ))
         .bind(v.id.0)
         .bind(v.site_id.0)
-        .bind(&v.name)
-        .bind(&v.email)
+        .bind(self.seal().opt(fields::VISITOR_NAME, v.name.as_deref()).map_err(sealing)?)
+        .bind(self.seal().opt(fields::VISITOR_EMAIL, v.email.as_deref()).map_err(sealing)?)
         .bind(&v.locale)
         .bind(&v.user_id)
         .bind(v.verified)
@@ -935,7 +976,7 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        visitor_from_row(&row)
+        self.visitor_from_row(&row)
     }
 
     async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()> {
@@ -958,8 +999,8 @@ impl Store for PgStore {
             "WHERE id = $5 AND site_id = $6 RETURNING ",
             visitor_cols!()
         ))
-        .bind(&who.name)
-        .bind(&who.email)
+        .bind(self.seal().opt(fields::VISITOR_NAME, who.name.as_deref()).map_err(sealing)?)
+        .bind(self.seal().opt(fields::VISITOR_EMAIL, who.email.as_deref()).map_err(sealing)?)
         .bind(&who.user_id)
         .bind(who.verified)
         .bind(id.0)
@@ -967,7 +1008,7 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(map_err)?;
-        visitor_from_row(&row)
+        self.visitor_from_row(&row)
     }
 
     async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
@@ -1117,18 +1158,20 @@ impl Store for PgStore {
         sqlx::query(concat!(
             "INSERT INTO messages (",
             message_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)"
+            ", search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)"
         ))
         .bind(stored.id.0)
         .bind(stored.conversation_id.0)
         .bind(seq)
         .bind(stored.author_kind.as_str())
         .bind(stored.author_id.map(|u| u.0))
-        .bind(&stored.body)
-        .bind(&stored.html)
+        .bind(self.seal().text(fields::MESSAGE_BODY, &stored.body).map_err(sealing)?)
+        .bind(self.seal().text(fields::MESSAGE_HTML, &stored.html).map_err(sealing)?)
         .bind(Json(&stored.citations))
         .bind(Json(&stored.quick_replies))
         .bind(stored.created_at.0)
+        // What the full-text index reads: the body, or its word tokens when the body is sealed.
+        .bind(self.seal().search_text(&stored.body))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -1245,7 +1288,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(|r| self.message_from_row(r)).collect()
     }
 
     async fn get_message(&self, conversation_id: ConversationId, id: MessageId) -> StoreResult<Message> {
@@ -1256,7 +1299,7 @@ impl Store for PgStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(map_err)?;
-        message_from_row(&row)
+        self.message_from_row(&row)
     }
 
     async fn set_reaction(
@@ -1280,7 +1323,7 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
-        let message = message_from_row(&row)?;
+        let message = self.message_from_row(&row)?;
         let event = DomainEvent::ReactionSet { conversation_id, message_id: id, reaction };
         insert_events(&mut tx, org_id, &[event], None).await?;
         tx.commit().await.map_err(map_err)?;
@@ -1314,6 +1357,10 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         rating_from_row(&row)
+    }
+
+    async fn reseal(&self, limit: u32) -> StoreResult<u64> {
+        self.reseal_rows(limit).await
     }
 
     async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {
@@ -1571,7 +1618,7 @@ impl Store for PgStore {
         .fetch_all(&self.realtime)
         .await
         .map_err(map_err)?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(|r| self.message_from_row(r)).collect()
     }
 
     async fn all_articles(&self, site_id: Option<SiteId>) -> StoreResult<Vec<frontdesk_core::knowledge::Article>> {

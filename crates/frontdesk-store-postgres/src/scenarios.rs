@@ -2,6 +2,7 @@
 
 use super::*;
 use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
+use frontdesk_crypto::fields::{self, Seal};
 
 const SCENARIO_COLS: &str =
     "id, org_id, site_id, name, draft, published_version, published_at, starts_conversations, created_at, updated_at";
@@ -31,13 +32,13 @@ fn version_from_row(row: &PgRow) -> StoreResult<ScenarioVersion> {
     })
 }
 
-fn flow_from_row(row: &PgRow) -> StoreResult<FlowState> {
+fn flow_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<FlowState> {
     Ok(FlowState {
         conversation_id: ConversationId(get(row, "conversation_id")?),
         org_id: OrgId(get(row, "org_id")?),
         scenario_id: ScenarioId(get(row, "scenario_id")?),
         version: get(row, "version")?,
-        run: json_at(row, "run")?,
+        run: seal.open_json(fields::FLOW_RUN, json_at(row, "run")?).map_err(sealing)?,
         due_at: opt_ts_at(row, "due_at")?,
         revision: get(row, "revision")?,
         updated_at: ts_at(row, "updated_at")?,
@@ -248,7 +249,7 @@ impl PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
-        row.as_ref().map(flow_from_row).transpose()
+        row.as_ref().map(|r| flow_from_row(self.seal(), r)).transpose()
     }
 
     pub(crate) async fn put_flow_row(
@@ -291,7 +292,7 @@ impl PgStore {
                 .bind(org_id.0)
                 .bind(f.scenario_id.0)
                 .bind(f.version)
-                .bind(Json(&f.run))
+                .bind(Json(self.seal().seal_json(fields::FLOW_RUN, &f.run).map_err(sealing)?))
                 .bind(f.due_at.map(|t| t.0))
                 .bind(f.updated_at.0)
                 .execute(&self.pool)
@@ -320,7 +321,7 @@ impl PgStore {
             .bind(org_id.0)
             .bind(f.scenario_id.0)
             .bind(f.version)
-            .bind(Json(&f.run))
+            .bind(Json(self.seal().seal_json(fields::FLOW_RUN, &f.run).map_err(sealing)?))
             .bind(f.due_at.map(|t| t.0))
             .bind(revision)
             .bind(f.updated_at.0)
@@ -341,6 +342,6 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter().map(flow_from_row).collect()
+        rows.iter().map(|r| flow_from_row(self.seal(), r)).collect()
     }
 }

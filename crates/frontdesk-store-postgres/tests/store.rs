@@ -1024,3 +1024,86 @@ mod dashboard {
         drop_schema(&url).await;
     }
 }
+
+fn sealer(ring: &str) -> Arc<frontdesk_crypto::Sealer> {
+    Arc::new(frontdesk_crypto::Sealer::new(frontdesk_crypto::KeyRing::parse(ring).expect("key ring")))
+}
+
+/// Every value of the sealed text columns, as the database holds them.
+async fn raw_sealed_values(raw: &mut sqlx::PgConnection) -> Vec<String> {
+    let mut values = Vec::new();
+    for (table, column) in
+        [("messages", "body"), ("messages", "html"), ("visitors", "name"), ("visitors", "email"), ("sites", "secret")]
+    {
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND {column} != ''"))
+                .fetch_all(&mut *raw)
+                .await
+                .expect("raw read");
+        values.extend(rows);
+    }
+    values
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn encryption_at_rest_keeps_the_story_and_rotates_keys() {
+    const KEY_1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const KEY_2: &str = "k2:Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    let Some(url) = fresh_database_url("encryption_at_rest").await else { return };
+    let plain = connect(&url).await;
+    let before = run_story(Arc::new(plain.clone())).await;
+    plain.close().await;
+
+    let store = connect(&url).await.with_sealer(sealer(KEY_1));
+    let outcome = run_story(Arc::new(store.clone())).await;
+    check_persisted(Arc::new(store.clone()), &before).await;
+    let ids = outcome.ids;
+    let message = NewMessage {
+        id: MessageId(Uuid::now_v7()),
+        conversation_id: ids.concurrent,
+        author_kind: AuthorKind::Agent,
+        author_id: Some(ids.user_a),
+        body: "The replacement ZEBRA lamp ships Monday".to_owned(),
+        html: "<p>The replacement ZEBRA lamp ships Monday</p>".to_owned(),
+        citations: Vec::new(),
+        quick_replies: Vec::new(),
+        created_at: Timestamp(1_800_000_000_000),
+    };
+    store.append_message(ids.org_a, &message, None, false).await.expect("append");
+    let search = |text: &str| frontdesk_core::inbox::InboxFilter {
+        text: Some(text.to_owned()),
+        ..frontdesk_core::inbox::InboxFilter::default()
+    };
+    let viewer = UserId(Uuid::now_v7());
+    let hits = store.inbox(ids.org_a, viewer, &search("zebra LAMP")).await.expect("search");
+    assert_eq!(hits.iter().map(|i| i.conversation.id).collect::<Vec<_>>(), [ids.concurrent]);
+    assert!(store.inbox(ids.org_a, viewer, &search("zeb")).await.expect("search").is_empty());
+    let seen = store.list_messages(ids.concurrent, 0, 500).await.expect("list");
+    assert_eq!(seen.last().map(|m| m.body.as_str()), Some(message.body.as_str()));
+
+    let mut raw = sqlx::PgConnection::connect(&url).await.expect("raw connection");
+    let body: String = sqlx::query_scalar("SELECT body FROM messages WHERE id = $1")
+        .bind(message.id.0)
+        .fetch_one(&mut raw)
+        .await
+        .expect("raw body");
+    assert!(body.starts_with("fdenc:1:k1:") && !body.contains("ZEBRA"), "{body}");
+    assert!(raw_sealed_values(&mut raw).await.iter().any(|v| !v.starts_with("fdenc:1:")), "older data is plain");
+    store.close().await;
+
+    // Rotation: k2 primary, k1 still opens; reseal until nothing is left.
+    let rotated = connect(&url).await.with_sealer(sealer(&format!("{KEY_2};{KEY_1}")));
+    while rotated.reseal(50).await.expect("reseal") > 0 {}
+    assert!(raw_sealed_values(&mut raw).await.iter().all(|v| v.starts_with("fdenc:1:k2:")));
+    let hits = rotated.inbox(ids.org_a, viewer, &search("zebra")).await.expect("search");
+    assert_eq!(hits.iter().map(|i| i.conversation.id).collect::<Vec<_>>(), [ids.concurrent], "tokens follow the key");
+    rotated.close().await;
+    let only_k2 = connect(&url).await.with_sealer(sealer(KEY_2));
+    assert_eq!(only_k2.list_messages(ids.concurrent, 0, 500).await.expect("list with k2"), seen);
+    let wrong = connect(&url).await.with_sealer(sealer(KEY_1));
+    assert!(matches!(wrong.list_messages(ids.concurrent, 0, 500).await, Err(StoreError::Backend(_))));
+    only_k2.close().await;
+    wrong.close().await;
+    raw.close().await.expect("close");
+    drop_schema(&url).await;
+}

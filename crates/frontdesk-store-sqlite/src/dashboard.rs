@@ -7,6 +7,7 @@ use frontdesk_core::inbox::{
     AssigneeFilter, CannedResponse, InboxFilter, InboxItem, MessagePreview, Note, UnansweredQuestion, preview,
 };
 use frontdesk_core::store::{AuditFilter, ConversionCount, PageCount};
+use frontdesk_crypto::fields::{self, Seal};
 
 const NOTE_COLS: &str = "id, org_id, conversation_id, author_id, body, html, mentions, created_at";
 const CANNED_COLS: &str = "id, org_id, shortcut, title, body, created_at, updated_at";
@@ -64,14 +65,14 @@ fn canned_from_row(row: &SqliteRow) -> StoreResult<CannedResponse> {
     })
 }
 
-fn unanswered_from_row(row: &SqliteRow) -> StoreResult<UnansweredQuestion> {
+fn unanswered_from_row(seal: Seal<'_>, row: &SqliteRow) -> StoreResult<UnansweredQuestion> {
     Ok(UnansweredQuestion {
         id: UnansweredId(uuid_at(row, "id")?),
         org_id: OrgId(uuid_at(row, "org_id")?),
         site_id: SiteId(uuid_at(row, "site_id")?),
         conversation_id: ConversationId(uuid_at(row, "conversation_id")?),
         message_id: MessageId(uuid_at(row, "message_id")?),
-        question: get(row, "question")?,
+        question: seal.open(fields::UNANSWERED_QUESTION, get(row, "question")?).map_err(sealing)?,
         created_at: ts_at(row, "created_at")?,
     })
 }
@@ -83,11 +84,11 @@ fn stars_at(row: &SqliteRow, column: &str) -> StoreResult<Option<u8>> {
     }
 }
 
-fn inbox_item_from_row(row: &SqliteRow) -> StoreResult<InboxItem> {
+fn inbox_item_from_row(seal: Seal<'_>, row: &SqliteRow) -> StoreResult<InboxItem> {
     let last_kind: Option<String> = get(row, "last_author_kind")?;
     let last_message = match last_kind {
         Some(kind) => {
-            let body: String = get(row, "last_body")?;
+            let body = seal.open(fields::MESSAGE_BODY, get(row, "last_body")?).map_err(sealing)?;
             Some(MessagePreview {
                 author_kind: AuthorKind::parse(&kind).ok_or_else(|| corrupt("author_kind", kind))?,
                 body: preview(&body),
@@ -98,8 +99,8 @@ fn inbox_item_from_row(row: &SqliteRow) -> StoreResult<InboxItem> {
     };
     Ok(InboxItem {
         conversation: conversation_from_row(row)?,
-        visitor_name: get(row, "visitor_name")?,
-        visitor_email: get(row, "visitor_email")?,
+        visitor_name: seal.open_opt(fields::VISITOR_NAME, get(row, "visitor_name")?).map_err(sealing)?,
+        visitor_email: seal.open_opt(fields::VISITOR_EMAIL, get(row, "visitor_email")?).map_err(sealing)?,
         last_message,
         unread: get(row, "unread")?,
         rating: stars_at(row, "rating")?,
@@ -121,7 +122,8 @@ impl SqliteStore {
         filter: &InboxFilter,
     ) -> StoreResult<Vec<InboxItem>> {
         let fts = match filter.text.as_deref() {
-            Some(text) => match fts_query(text) {
+            // Sealed bodies are indexed as word tokens: the words searched for become tokens too.
+            Some(text) => match fts_query(&self.seal().search_query(text)) {
                 Some(query) => Some(query),
                 // Nothing to search for: nothing matches (rather than everything).
                 None => return Ok(Vec::new()),
@@ -178,7 +180,7 @@ impl SqliteStore {
         });
         q.push(" LIMIT ").push_bind(effective_limit(filter.limit, 50, 200));
         let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
-        rows.iter().map(inbox_item_from_row).collect()
+        rows.iter().map(|r| inbox_item_from_row(self.seal(), r)).collect()
     }
 
     pub(crate) async fn mark_read_row(
@@ -349,7 +351,7 @@ impl SqliteStore {
             .bind(id(u.site_id.0))
             .bind(id(u.conversation_id.0))
             .bind(id(u.message_id.0))
-            .bind(&u.question)
+            .bind(self.seal().text(fields::UNANSWERED_QUESTION, &u.question).map_err(sealing)?)
             .bind(u.created_at.0)
             .execute(&self.writer)
             .await
@@ -371,7 +373,7 @@ impl SqliteStore {
         push_site(&mut q, "site_id", site_id);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(effective_limit(limit, 500, 2000));
         let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
-        rows.iter().map(unanswered_from_row).collect()
+        rows.iter().map(|r| unanswered_from_row(self.seal(), r)).collect()
     }
 
     pub(crate) async fn conversation_stat_rows(

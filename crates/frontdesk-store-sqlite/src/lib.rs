@@ -25,6 +25,8 @@ use frontdesk_core::store::{
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
+use frontdesk_crypto::Sealer;
+use frontdesk_crypto::fields::{self, Seal};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::{
@@ -68,6 +70,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections.
     reader: SqlitePool,
+    /// Encryption at rest, when a key ring is configured.
+    sealer: Option<std::sync::Arc<Sealer>>,
 }
 
 impl SqliteStore {
@@ -105,7 +109,7 @@ impl SqliteStore {
                 return Err(map_err(e));
             }
         };
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore { writer, reader, sealer: None })
     }
 
     /// Waits for the connections in use to be returned, then closes every connection.
@@ -294,6 +298,7 @@ macro_rules! audit_cols {
 // Declared after the column macros, which are in scope only below their definitions.
 mod dashboard;
 mod scenarios;
+mod sealing;
 mod team;
 
 fn org_from_row(row: &SqliteRow) -> StoreResult<Organization> {
@@ -340,7 +345,7 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<LoginSession> {
     })
 }
 
-fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
+fn raw_site_from_row(row: &SqliteRow) -> StoreResult<Site> {
     Ok(Site {
         id: SiteId(uuid_at(row, "id")?),
         org_id: OrgId(uuid_at(row, "org_id")?),
@@ -359,7 +364,7 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
     })
 }
 
-fn visitor_from_row(row: &SqliteRow) -> StoreResult<Visitor> {
+fn raw_visitor_from_row(row: &SqliteRow) -> StoreResult<Visitor> {
     Ok(Visitor {
         id: VisitorId(uuid_at(row, "id")?),
         site_id: SiteId(uuid_at(row, "site_id")?),
@@ -395,7 +400,7 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation> {
     })
 }
 
-fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+fn raw_message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     let author_kind: String = get(row, "author_kind")?;
     let reaction: Option<String> = get(row, "reaction")?;
     let reaction = match reaction {
@@ -541,6 +546,36 @@ fn status_conflict(current: ConversationStatus, expected: ConversationStatus) ->
 
 fn expect_one_row(result: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
     if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Encryption at rest: values of the sealed columns pass through the key ring on the way in and out.
+impl SqliteStore {
+    /// Turns on encryption at rest with `sealer`'s key ring.
+    pub fn with_sealer(mut self, sealer: std::sync::Arc<Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    fn seal(&self) -> Seal<'_> {
+        Seal::new(self.sealer.as_deref())
+    }
+
+    fn site_from_row(&self, row: &SqliteRow) -> StoreResult<Site> {
+        self.seal().open_site(raw_site_from_row(row)?).map_err(sealing)
+    }
+
+    fn visitor_from_row(&self, row: &SqliteRow) -> StoreResult<Visitor> {
+        self.seal().open_visitor(raw_visitor_from_row(row)?).map_err(sealing)
+    }
+
+    fn message_from_row(&self, row: &SqliteRow) -> StoreResult<Message> {
+        self.seal().open_message(raw_message_from_row(row)?).map_err(sealing)
+    }
+}
+
+/// A value of a sealed column that does not open: a missing key or a corrupt row.
+fn sealing(e: frontdesk_crypto::CryptoError) -> StoreError {
+    StoreError::Backend(format!("encryption at rest: {e}"))
 }
 
 #[async_trait]
@@ -798,7 +833,7 @@ impl Store for SqliteStore {
             .map_err(map_err)?;
         row.map(|r| {
             Ok(TotpState {
-                secret: get(&r, "secret")?,
+                secret: self.seal().open(fields::TOTP_SECRET, get(&r, "secret")?).map_err(sealing)?,
                 enabled: get::<i64>(&r, "enabled")? != 0,
                 last_step: get(&r, "last_step")?,
             })
@@ -813,7 +848,7 @@ impl Store for SqliteStore {
              last_step = excluded.last_step",
         )
         .bind(id(user_id.0))
-        .bind(&state.secret)
+        .bind(self.seal().text(fields::TOTP_SECRET, &state.secret).map_err(sealing)?)
         .bind(i64::from(state.enabled))
         .bind(state.last_step)
         .execute(&self.writer)
@@ -876,6 +911,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_site(&self, site: &Site) -> StoreResult<()> {
+        let site = &self.seal().seal_site(site).map_err(sealing)?;
         sqlx::query(concat!(
             "INSERT INTO sites (",
             site_cols!(),
@@ -908,7 +944,7 @@ impl Store for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(map_err)?;
-        site_from_row(&row)
+        self.site_from_row(&row)
     }
 
     async fn get_site_by_public_key(&self, public_key: &str) -> StoreResult<Site> {
@@ -925,7 +961,7 @@ impl Store for SqliteStore {
         .fetch_one(&self.reader)
         .await
         .map_err(map_err)?;
-        site_from_row(&row)
+        self.site_from_row(&row)
     }
 
     async fn list_sites(&self, org_id: OrgId) -> StoreResult<Vec<Site>> {
@@ -935,7 +971,7 @@ impl Store for SqliteStore {
                 .fetch_all(&self.reader)
                 .await
                 .map_err(map_err)?;
-        rows.iter().map(site_from_row).collect()
+        rows.iter().map(|r| self.site_from_row(r)).collect()
     }
 
     async fn list_all_sites(&self) -> StoreResult<Vec<Site>> {
@@ -943,10 +979,11 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(map_err)?;
-        rows.iter().map(site_from_row).collect()
+        rows.iter().map(|r| self.site_from_row(r)).collect()
     }
 
     async fn update_site(&self, site: &Site) -> StoreResult<()> {
+        let site = &self.seal().seal_site(site).map_err(sealing)?;
         let done = sqlx::query(
             "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, widget_draft = ?, \
              assistant = ?, previous_public_key = ?, previous_key_expires_at = ?, require_verified_identity = ?, \
@@ -975,8 +1012,8 @@ impl Store for SqliteStore {
         sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(id(v.id.0))
             .bind(id(v.site_id.0))
-            .bind(&v.name)
-            .bind(&v.email)
+            .bind(self.seal().opt(fields::VISITOR_NAME, v.name.as_deref()).map_err(sealing)?)
+            .bind(self.seal().opt(fields::VISITOR_EMAIL, v.email.as_deref()).map_err(sealing)?)
             .bind(&v.locale)
             .bind(&v.user_id)
             .bind(i64::from(v.verified))
@@ -995,7 +1032,7 @@ impl Store for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(map_err)?;
-        visitor_from_row(&row)
+        self.visitor_from_row(&row)
     }
 
     async fn touch_visitor(&self, site_id: SiteId, visitor_id: VisitorId, seen_at: Timestamp) -> StoreResult<()> {
@@ -1022,8 +1059,8 @@ impl Store for SqliteStore {
             "WHERE id = ? AND site_id = ? RETURNING ",
             visitor_cols!()
         ))
-        .bind(&who.name)
-        .bind(&who.email)
+        .bind(self.seal().opt(fields::VISITOR_NAME, who.name.as_deref()).map_err(sealing)?)
+        .bind(self.seal().opt(fields::VISITOR_EMAIL, who.email.as_deref()).map_err(sealing)?)
         .bind(&who.user_id)
         .bind(i64::from(who.verified))
         .bind(&who.user_id)
@@ -1032,7 +1069,7 @@ impl Store for SqliteStore {
         .fetch_one(&self.writer)
         .await
         .map_err(map_err)?;
-        visitor_from_row(&row)
+        self.visitor_from_row(&row)
     }
 
     async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
@@ -1185,18 +1222,20 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO messages (",
             message_cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
+            ", search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
         ))
         .bind(id(stored.id.0))
         .bind(id(stored.conversation_id.0))
         .bind(seq)
         .bind(stored.author_kind.as_str())
         .bind(opt_id(stored.author_id.map(|u| u.0)))
-        .bind(&stored.body)
-        .bind(&stored.html)
+        .bind(self.seal().text(fields::MESSAGE_BODY, &stored.body).map_err(sealing)?)
+        .bind(self.seal().text(fields::MESSAGE_HTML, &stored.html).map_err(sealing)?)
         .bind(to_json(&stored.citations)?)
         .bind(to_json(&stored.quick_replies)?)
         .bind(stored.created_at.0)
+        // What the full-text index reads: the body, or its word tokens when the body is sealed.
+        .bind(self.seal().search_text(&stored.body))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -1313,7 +1352,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(|r| self.message_from_row(r)).collect()
     }
 
     async fn get_message(&self, conversation_id: ConversationId, message_id: MessageId) -> StoreResult<Message> {
@@ -1324,7 +1363,7 @@ impl Store for SqliteStore {
                 .fetch_one(&self.reader)
                 .await
                 .map_err(map_err)?;
-        message_from_row(&row)
+        self.message_from_row(&row)
     }
 
     async fn messages_by_ids(&self, ids: &[(ConversationId, MessageId)]) -> StoreResult<Vec<Message>> {
@@ -1340,7 +1379,7 @@ impl Store for SqliteStore {
             q.push(")");
             let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
             for row in &rows {
-                let message = message_from_row(row)?;
+                let message = self.message_from_row(row)?;
                 if chunk.iter().any(|(c, m)| *m == message.id && *c == message.conversation_id) {
                     out.push(message);
                 }
@@ -1371,7 +1410,7 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
-        let message = message_from_row(&row)?;
+        let message = self.message_from_row(&row)?;
         let event = DomainEvent::ReactionSet { conversation_id, message_id, reaction };
         insert_events(&mut tx, org_id, &[event], None).await?;
         tx.commit().await.map_err(map_err)?;
@@ -1405,6 +1444,10 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         rating_from_row(&row)
+    }
+
+    async fn reseal(&self, limit: u32) -> StoreResult<u64> {
+        self.reseal_rows(limit).await
     }
 
     async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {

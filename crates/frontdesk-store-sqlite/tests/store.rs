@@ -358,7 +358,8 @@ async fn the_search_index_follows_edits_deletes_and_vacuum() {
     search_index_is_consistent(&mut raw).await.expect("consistent after the chapter's writes and reactions");
     // Edits of the text (no method does this today; an operator or a later feature might).
     let message = outcome.snapshot.messages[0][0].id.to_string();
-    sqlx::query("UPDATE messages SET body = 'zebra crossing' WHERE id = ?")
+    // (The index reads `search_text`: the body, or its tokens when bodies are sealed.)
+    sqlx::query("UPDATE messages SET body = 'zebra crossing', search_text = 'zebra crossing' WHERE id = ?")
         .bind(&message)
         .execute(&mut raw)
         .await
@@ -383,11 +384,127 @@ async fn the_search_index_follows_edits_deletes_and_vacuum() {
     // The check above can fail: an edit the triggers do not see leaves the index stale.
     let mut raw = raw_connection(&path).await;
     sqlx::query("DROP TRIGGER messages_fts_update").execute(&mut raw).await.expect("drop the trigger");
-    sqlx::query("UPDATE messages SET body = 'stale' WHERE id = ?")
+    sqlx::query("UPDATE messages SET search_text = 'stale' WHERE id = ?")
         .bind(&message)
         .execute(&mut raw)
         .await
         .expect("edit");
     assert!(search_index_is_consistent(&mut raw).await.is_err(), "the integrity check notices a stale index");
     raw.close().await.expect("close");
+}
+
+const KEY_1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_2: &str = "k2:Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+
+fn sealer(ring: &str) -> Arc<frontdesk_crypto::Sealer> {
+    Arc::new(frontdesk_crypto::Sealer::new(frontdesk_crypto::KeyRing::parse(ring).expect("key ring")))
+}
+
+/// Every value of the sealed columns, as the file holds them.
+async fn raw_sealed_values(raw: &mut sqlx::SqliteConnection) -> Vec<String> {
+    let mut values = Vec::new();
+    for (table, column) in
+        [("messages", "body"), ("messages", "html"), ("visitors", "name"), ("visitors", "email"), ("sites", "secret")]
+    {
+        let rows: Vec<(String,)> =
+            sqlx::query_as(&format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND {column} != ''"))
+                .fetch_all(&mut *raw)
+                .await
+                .expect("raw read");
+        values.extend(rows.into_iter().map(|(v,)| v));
+    }
+    values
+}
+
+/// What the sealed columns hold, read through the store: messages, a visitor, a site.
+async fn read_back(
+    store: &SqliteStore,
+    ids: &frontdesk_store_conformance::StoryIds,
+) -> (Vec<frontdesk_core::model::Message>, frontdesk_core::model::Visitor, frontdesk_core::model::Site) {
+    let mut messages = store.list_messages(ids.lifecycle, 0, 500).await.expect("lifecycle messages");
+    messages.extend(store.list_messages(ids.concurrent, 0, 500).await.expect("concurrent messages"));
+    let visitor = store.get_visitor(ids.site_a, ids.visitor_a).await.expect("visitor");
+    let site = store.get_site(ids.org_a, ids.site_a).await.expect("site");
+    (messages, visitor, site)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn encryption_at_rest_keeps_the_story_and_rotates_keys() {
+    let dir = TempDir::new("sealed");
+    let path = dir.path().join("frontdesk.db");
+    // Data written before encryption was turned on.
+    let plain = open(&path).await;
+    let before = run_story(Arc::new(plain.clone())).await;
+    plain.close().await;
+
+    // With a key ring: the story passes unchanged (every value opens again) …
+    let store = open(&path).await.with_sealer(sealer(KEY_1));
+    let outcome = run_story(Arc::new(store.clone())).await;
+    check_persisted(Arc::new(store.clone()), &before).await;
+    // … and a whole word still finds a message, a prefix does not (tokens, not text).
+    let ids = outcome.ids;
+    let message = NewMessage {
+        id: MessageId(Uuid::now_v7()),
+        conversation_id: ids.concurrent,
+        author_kind: AuthorKind::Agent,
+        author_id: Some(ids.user_a),
+        body: "The replacement ZEBRA lamp ships Monday".to_owned(),
+        html: "<p>The replacement ZEBRA lamp ships Monday</p>".to_owned(),
+        citations: Vec::new(),
+        quick_replies: Vec::new(),
+        created_at: Timestamp(1_800_000_000_000),
+    };
+    store.append_message(ids.org_a, &message, None, false).await.expect("append");
+    assert_eq!(found(&store, ids.org_a, "zebra LAMP").await, [ids.concurrent]);
+    assert!(found(&store, ids.org_a, "zeb").await.is_empty(), "no prefix search over sealed bodies");
+    let seen = read_back(&store, &ids).await;
+    assert_eq!(seen.0.last().map(|m| m.body.as_str()), Some(message.body.as_str()));
+
+    // New values are sealed in the file; older ones are not until `reseal`.
+    let mut raw = raw_connection(&path).await;
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM messages WHERE id = ?")
+        .bind(message.id.0.hyphenated().to_string())
+        .fetch_one(&mut raw)
+        .await
+        .expect("raw body");
+    assert!(body.starts_with("fdenc:1:k1:") && !body.contains("ZEBRA"), "{body}");
+    let (tokens,): (String,) = sqlx::query_as("SELECT search_text FROM messages WHERE id = ?")
+        .bind(message.id.0.hyphenated().to_string())
+        .fetch_one(&mut raw)
+        .await
+        .expect("raw tokens");
+    assert!(!tokens.to_lowercase().contains("zebra"), "{tokens}");
+    assert!(raw_sealed_values(&mut raw).await.iter().any(|v| !v.starts_with("fdenc:1:")), "older data is still plain");
+    while store.reseal(7).await.expect("reseal") > 0 {}
+    assert!(raw_sealed_values(&mut raw).await.iter().all(|v| v.starts_with("fdenc:1:k1:")));
+    search_index_is_consistent(&mut raw).await.expect("the index follows the rewritten tokens");
+    store.close().await;
+
+    // Rotation: k2 becomes primary, k1 still opens; reseal moves everything to k2.
+    let rotated = open(&path).await.with_sealer(sealer(&format!("{KEY_2}\n{KEY_1}")));
+    assert_eq!(read_back(&rotated, &ids).await, seen, "the same data through the rotated ring");
+    let mut total = 0;
+    loop {
+        let n = rotated.reseal(50).await.expect("reseal");
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    assert!(total > 10, "values were re-sealed: {total}");
+    assert!(raw_sealed_values(&mut raw).await.iter().all(|v| v.starts_with("fdenc:1:k2:")));
+    assert_eq!(found(&rotated, ids.org_a, "zebra").await, [ids.concurrent], "tokens follow the new key");
+    rotated.close().await;
+
+    // k1 can go now. A ring without the key a value was sealed with is an error, never garbage.
+    let only_k2 = open(&path).await.with_sealer(sealer(KEY_2));
+    assert_eq!(read_back(&only_k2, &ids).await, seen, "the same data with the new key alone");
+    only_k2.close().await;
+    // Without a key ring nothing opens: sealed values come back sealed (a store cannot tell them
+    // from text a visitor typed while encryption was off, so it does not try).
+    let no_keys = open(&path).await;
+    let listed = no_keys.list_messages(ids.concurrent, 0, 500).await.expect("list without keys");
+    assert!(listed.iter().all(|m| m.body.starts_with("fdenc:1:k2:") && !m.body.contains("ZEBRA")));
+    let wrong = open(&path).await.with_sealer(sealer(KEY_1));
+    assert!(matches!(wrong.list_messages(ids.concurrent, 0, 500).await, Err(StoreError::Backend(_))));
 }

@@ -68,6 +68,29 @@ enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// Encryption at rest: the key ring.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new random key entry (`<id>:<base64>`) to add to the key file.
+    Generate {
+        /// The key's id (letters, digits, - and _); defaults to a date-based one.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Seal every stored value with the primary (first) key of the configured key ring: values
+    /// stored before encryption was turned on, and values sealed with older keys. Runs beside
+    /// a serving node (each value is rewritten by compare-and-set).
+    Rotate {
+        /// Values per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +204,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = Settings::load(&flags, bind)?;
     init_logging(&settings);
+    if let Command::Keys { command: KeysCommand::Generate { id } } = &cli.command {
+        // Needs no database: a key is made before encryption is turned on.
+        let id = id.clone().unwrap_or_else(|| format!("k{}", SystemClock.now().0 / 1000));
+        println!("{}", frontdesk_crypto::KeyRing::generate_entry(&id)?);
+        return Ok(());
+    }
 
     let storage = Storage::open(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -243,6 +272,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let index_dir = settings.server.knowledge.index_dir.as_deref().unwrap_or(std::path::Path::new("?"));
             println!("search index rebuilt in {}", index_dir.display());
             drop(knowledge);
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Generate { .. } } => Ok(()),
+        Command::Keys { command: KeysCommand::Rotate { batch } } => {
+            let ring = settings
+                .key_ring()?
+                .context("no key ring is configured: set encryption_keys_file or FRONTDESK_ENCRYPTION_KEYS")?;
+            let mut total = 0u64;
+            loop {
+                let rewritten = storage.store().reseal(batch).await?;
+                if rewritten == 0 {
+                    break;
+                }
+                total += rewritten;
+                eprintln!("re-sealed {total} values…");
+            }
+            println!("every stored value is sealed with key {} ({total} rewritten)", ring.primary_id());
             Ok(())
         }
         Command::Kb { command: KbCommand::Export { site, dir } } => {

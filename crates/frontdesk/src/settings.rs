@@ -31,6 +31,12 @@ pub struct Settings {
     pub broker: String,
     /// WebSocket limits and timings.
     pub realtime: RealtimeConfig,
+    /// Encryption at rest: a file of `<key id>:<base64 of 32 bytes>` lines, the first the
+    /// primary key (see docs/security.md). Without it (and without `encryption_keys`) nothing is
+    /// encrypted.
+    pub encryption_keys_file: Option<PathBuf>,
+    /// The same key ring inline (`;`-separated), e.g. from `FRONTDESK_ENCRYPTION_KEYS`.
+    pub encryption_keys: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
@@ -61,6 +67,8 @@ impl Default for Settings {
             server: ServerConfig::default(),
             broker: "memory".to_owned(),
             realtime: RealtimeConfig::default(),
+            encryption_keys_file: None,
+            encryption_keys: None,
         }
     }
 }
@@ -100,6 +108,8 @@ impl fmt::Debug for Settings {
             .field("server", &self.server)
             .field("broker", &redact_broker(&self.broker))
             .field("realtime", &self.realtime)
+            .field("encryption_keys_file", &self.encryption_keys_file)
+            .field("encryption_keys", &self.encryption_keys.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -238,6 +248,21 @@ fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> 
                 _ => bail!("`{first}` is not a section"),
             }
         }
+    }
+}
+
+impl Settings {
+    /// The key ring for encryption at rest, when one is configured.
+    pub fn key_ring(&self) -> anyhow::Result<Option<frontdesk_crypto::KeyRing>> {
+        let text = match (&self.encryption_keys, &self.encryption_keys_file) {
+            (Some(_), Some(_)) => bail!("set encryption_keys or encryption_keys_file, not both"),
+            (Some(inline), None) => inline.clone(),
+            (None, Some(path)) => {
+                std::fs::read_to_string(path).with_context(|| format!("cannot read the key file {}", path.display()))?
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(frontdesk_crypto::KeyRing::parse(&text)?))
     }
 }
 

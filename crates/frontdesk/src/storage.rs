@@ -16,11 +16,16 @@ pub enum Storage {
 impl Storage {
     /// Connects and runs the backend's migrations.
     pub async fn open(settings: &Settings) -> anyhow::Result<Storage> {
+        let sealer = settings.key_ring()?.map(|ring| Arc::new(frontdesk_crypto::Sealer::new(ring)));
         match &settings.database_url {
             Some(url) => {
                 let store = PgStore::connect(url)
                     .await
                     .with_context(|| format!("cannot open PostgreSQL at {}", redact_url(url)))?;
+                let store = match sealer {
+                    Some(sealer) => store.with_sealer(sealer),
+                    None => store,
+                };
                 Ok(Storage::Postgres(Arc::new(store)))
             }
             None => {
@@ -30,6 +35,10 @@ impl Storage {
                 let store = SqliteStore::open(&path, options)
                     .await
                     .with_context(|| format!("cannot open SQLite at {}", path.display()))?;
+                let store = match sealer {
+                    Some(sealer) => store.with_sealer(sealer),
+                    None => store,
+                };
                 Ok(Storage::Sqlite(Arc::new(store)))
             }
         }

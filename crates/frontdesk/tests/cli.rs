@@ -296,3 +296,83 @@ async fn kb_import_updates_instead_of_duplicating_and_export_round_trips() {
     assert_eq!(round, json!({"created": 0, "updated": 2}));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The stored values of the sealed text columns, read from the file directly.
+async fn raw_values(db: &Path) -> Vec<String> {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db);
+    let mut raw = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connection");
+    let mut values = Vec::new();
+    for (table, column) in [("messages", "body"), ("messages", "html"), ("sites", "secret")] {
+        let rows: Vec<(String,)> =
+            sqlx::query_as(&format!("SELECT {column} FROM {table}")).fetch_all(&mut raw).await.expect("raw read");
+        values.extend(rows.into_iter().map(|(v,)| v));
+    }
+    values
+}
+
+#[tokio::test]
+async fn encryption_at_rest_is_turned_on_and_rotated_from_the_cli() {
+    let dir = temp_dir("keys");
+    let storage = vec!["--data-dir".to_owned(), dir.display().to_string()];
+    let db = dir.join("frontdesk.db");
+    // Data written before encryption is turned on.
+    let p = provision(&storage).await;
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    let early = chat_api::session_lifecycle(&client).await;
+    let early_history = client.history(&early).await;
+    server.stop().await;
+    assert!(raw_values(&db).await.iter().all(|v| !v.starts_with("fdenc:")));
+
+    // A key file with one generated key; every command reads it from FRONTDESK_ENCRYPTION_KEYS_FILE.
+    let out = frontdesk(&storage).args(["keys", "generate", "--id", "k1"]).output().await.expect("generate");
+    assert!(out.status.success());
+    let k1 = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(k1.starts_with("k1:") && k1.len() > 40, "{k1}");
+    let key_file = dir.join("keys");
+    std::fs::write(&key_file, format!("{k1}\n")).expect("key file");
+    let keyed = |args: &[&str]| {
+        let mut cmd = frontdesk(&storage);
+        cmd.env("FRONTDESK_ENCRYPTION_KEYS_FILE", &key_file).args(args);
+        cmd
+    };
+    let (child, base) = process::spawn_listening(keyed(&["serve", "--bind", "127.0.0.1:0"])).await;
+    let server = Server { child, base };
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    let later = chat_api::session_lifecycle(&client).await;
+    let later_history = client.history(&later).await;
+    assert_eq!(client.history(&early).await, early_history, "older plain values still read");
+
+    // Rotate beside the running node: everything ends sealed with k1, nothing changes for clients.
+    let out = keyed(&["keys", "rotate", "--batch", "3"]).output().await.expect("rotate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sealed with key k1"));
+    let values = raw_values(&db).await;
+    assert!(!values.is_empty() && values.iter().all(|v| v.starts_with("fdenc:1:k1:")), "{values:?}");
+    assert!(!values.iter().any(|v| v.contains("Where is my order") || v.contains("sk_")), "nothing in clear");
+    assert_eq!(client.history(&early).await, early_history);
+    assert_eq!(client.history(&later).await, later_history);
+    server.stop().await;
+
+    // A second key becomes primary; rotate again; the old one can then be dropped.
+    let out = frontdesk(&storage).args(["keys", "generate", "--id", "k2"]).output().await.expect("generate");
+    let k2 = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    std::fs::write(&key_file, format!("{k2}\n{k1}\n")).expect("key file");
+    let out = keyed(&["keys", "rotate"]).output().await.expect("rotate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(raw_values(&db).await.iter().all(|v| v.starts_with("fdenc:1:k2:")));
+    std::fs::write(&key_file, format!("{k2}\n")).expect("key file");
+    let (child, base) = process::spawn_listening(keyed(&["serve", "--bind", "127.0.0.1:0"])).await;
+    let server = Server { child, base };
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    assert_eq!(client.history(&early).await, early_history);
+    assert_eq!(client.history(&later).await, later_history);
+    server.stop().await;
+
+    // Rotating without a key ring is a clear error.
+    let out = frontdesk(&storage).args(["keys", "rotate"]).output().await.expect("rotate");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no key ring"));
+    let _ = std::fs::remove_dir_all(dir);
+}

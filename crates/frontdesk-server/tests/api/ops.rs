@@ -438,6 +438,9 @@ impl Store for GatedStore {
     async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
         self.inner.list_notes(org_id, id).await
     }
+    async fn reseal(&self, limit: u32) -> StoreResult<u64> {
+        self.inner.reseal(limit).await
+    }
     async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {
         self.inner.create_scenario(scenario).await
     }
