@@ -1,7 +1,9 @@
 //! Realtime across real processes: two `frontdesk serve` nodes on one PostgreSQL (once with the
 //! PostgreSQL broker, once with NATS), a visitor on one node and an agent on the other, the
-//! agent's socket moving between nodes mid-conversation; and the graceful drain of WebSockets on
-//! SIGTERM.
+//! agent's socket moving between nodes mid-conversation; the graceful drain of WebSockets on
+//! SIGTERM; and crashes: SIGKILL at random moments under a stream of visitor and agent messages,
+//! on SQLite and on PostgreSQL, after which every acknowledged message is stored exactly once and
+//! in order, and a widget that followed the conversation resumed without gaps or duplicates.
 //!
 //! The nodes poll the outbox only once a minute here, so a frame that crosses nodes within the
 //! tests' timeouts was carried by the broker's wake-up, not by the poll.
@@ -365,4 +367,260 @@ async fn sigterm_closes_websockets_with_1001_then_exits() {
     }
     node.exited().await;
     let _ = std::fs::remove_dir_all(data);
+}
+
+// --- Crashes: SIGKILL under load ------------------------------------------------------------------
+
+/// `frontdesk serve` for the crash test: no rate limits (the load is the point), one node.
+async fn start_unlimited(storage: &[String], dir: &std::path::Path) -> (Child, String) {
+    let mut cmd = frontdesk(storage);
+    if !storage.iter().any(|a| a == "--data-dir") {
+        cmd.args(["--data-dir", &dir.display().to_string()]);
+    }
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("FRONTDESK_SERVER__RATE_LIMITS__MESSAGES_PER_MINUTE_PER_SESSION", "0")
+        .env("FRONTDESK_SERVER__RATE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "0");
+    spawn_listening(cmd).await
+}
+
+/// A small deterministic generator (xorshift), so a failing run can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Sends the session's messages one after another — a visitor message, and after every third an
+/// agent reply — until a request fails (the server was killed). Returns the contents that were
+/// acknowledged with a 2xx, in order.
+async fn write_until_failure(
+    base: String,
+    org: (String, String),
+    session: Session,
+    cookie: String,
+    round: usize,
+) -> Vec<String> {
+    let (org_id, key) = org;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let mut acked = Vec::new();
+    for i in 0.. {
+        let content = format!("visitor {} round {round} #{i}", session.id);
+        let r = http
+            .post(format!("{base}/api/chat/message"))
+            .header("X-API-Key", &key)
+            .header("Origin", SHOP)
+            .bearer_auth(&session.token)
+            .json(&json!({"session_id": session.id, "content": content}))
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status().is_success() => acked.push(content),
+            _ => return acked,
+        }
+        if i % 3 == 2 {
+            let content = format!("agent {} round {round} #{i}", session.id);
+            let r = http
+                .post(format!("{base}/api/app/orgs/{org_id}/conversations/{}/messages", session.id))
+                .header("Origin", &base)
+                .header("Cookie", &cookie)
+                .json(&json!({"content": content}))
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().is_success() => acked.push(content),
+                _ => return acked,
+            }
+        }
+    }
+    acked
+}
+
+/// Every message of a session, read through the public history in pages.
+async fn full_history(client: &ChatClient, session: &Session) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let after = all.last().and_then(|m| m["seq"].as_i64()).unwrap_or(0);
+        let r = client.get(&format!("/api/chat/history/{}?after_seq={after}", session.id), Some(&session.token)).await;
+        assert_eq!(r.status, 200, "history: {}", r.body);
+        let page = r.body["messages"].as_array().cloned().unwrap_or_default();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// A widget that follows one session across restarts: it reconnects to the newest node and
+/// resumes from the last sequence number it saw. Returns every sequence number it received.
+async fn follow(
+    key: String,
+    session: Session,
+    mut bases: tokio::sync::watch::Receiver<String>,
+    until: i64,
+    done: tokio::sync::watch::Receiver<bool>,
+) -> Vec<i64> {
+    let mut seen: Vec<i64> = Vec::new();
+    loop {
+        let base = bases.borrow_and_update().clone();
+        let last = seen.last().copied().unwrap_or(0);
+        let url = format!(
+            "{}/api/chat/ws?key={key}&token={}&after_seq={last}",
+            base.replacen("http://", "ws://", 1),
+            session.token
+        );
+        let mut request = url.into_client_request().expect("ws request");
+        request.headers_mut().insert("Origin", SHOP.parse().expect("origin"));
+        if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await {
+            loop {
+                tokio::select! {
+                    frame = socket.next() => match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            let f: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                            if f["type"] == "message.created" {
+                                seen.push(f["seq"].as_i64().expect("seq"));
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        // Killed: reconnect to whichever node runs next.
+                        _ => break,
+                    },
+                    _ = bases.changed() => break,
+                }
+                if *done.borrow() && seen.last().copied().unwrap_or(0) >= until.max(1) {
+                    return seen;
+                }
+            }
+        }
+        if *done.borrow() && seen.last().copied().unwrap_or(0) >= until.max(1) {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn crash_story(storage: Vec<String>, name: &str) {
+    const SESSIONS: usize = 3;
+    const KILLS: usize = 4;
+    let seed = u64::from(std::process::id()) * 2_654_435_761 + 1;
+    println!("crash test seed {seed}");
+    let mut rng = Rng(seed);
+    let org = provision(&storage).await;
+    let dir = temp_dir(name);
+    let (mut child, mut base) = start_unlimited(&storage, &dir).await;
+    let agent = Agent::login(&base).await;
+    let client = ChatClient::new(&base, &org.site_key).with_origin(SHOP);
+    let mut sessions = Vec::new();
+    for _ in 0..SESSIONS {
+        sessions.push(client.start().await);
+    }
+    let (base_tx, base_rx) = tokio::sync::watch::channel(base.clone());
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let followed = sessions[0].clone();
+    let (until_tx, until_rx) = tokio::sync::oneshot::channel::<i64>();
+    let follower = {
+        let key = org.site_key.clone();
+        let bases = base_rx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            let until = until_rx.await.unwrap_or(0);
+            follow(key, followed, bases, until, done).await
+        })
+    };
+
+    let mut acked: Vec<Vec<String>> = vec![Vec::new(); SESSIONS];
+    for round in 0..=KILLS {
+        let writers: Vec<_> = sessions
+            .iter()
+            .map(|s| {
+                let ids = (org.org_id.clone(), org.site_key.clone());
+                tokio::spawn(write_until_failure(base.clone(), ids, s.clone(), agent.cookie.clone(), round))
+            })
+            .collect();
+        if round == KILLS {
+            // The last round ends gracefully: let it write a little, then stop the writers by
+            // stopping the node with SIGTERM.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            break_writers(&mut child).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(150 + rng.below(600))).await;
+            let pid = child.id().expect("running").to_string();
+            let killed = std::process::Command::new("kill").args(["-KILL", &pid]).status().expect("kill");
+            assert!(killed.success());
+            let _ = child.wait().await;
+        }
+        for (i, w) in writers.into_iter().enumerate() {
+            acked[i].extend(w.await.expect("writer"));
+        }
+        let (next_child, next_base) = start_unlimited(&storage, &dir).await;
+        child = next_child;
+        base = next_base;
+        let _ = base_tx.send(base.clone());
+    }
+    let counts: Vec<usize> = acked.iter().map(Vec::len).collect();
+    println!("acknowledged per session over {KILLS} kills: {counts:?}");
+    assert!(counts.iter().all(|n| *n > 4 * KILLS), "every session got messages through between kills: {counts:?}");
+
+    // Every acknowledged message is stored exactly once, in the order it was sent, and the
+    // sequence numbers have no gap.
+    let client = ChatClient::new(&base, &org.site_key).with_origin(SHOP);
+    let mut last_seq_of_followed = 0;
+    for (i, session) in sessions.iter().enumerate() {
+        let history = full_history(&client, session).await;
+        let seqs: Vec<i64> = history.iter().map(|m| m["seq"].as_i64().expect("seq")).collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gap, no duplicate sequence number");
+        let bodies: Vec<&str> = history.iter().map(|m| m["body"].as_str().unwrap_or_default()).collect();
+        let mut position = 0;
+        for content in &acked[i] {
+            let hits = bodies.iter().filter(|b| *b == content).count();
+            assert_eq!(hits, 1, "acknowledged `{content}` stored exactly once (seed {seed})");
+            let at = bodies.iter().position(|b| b == content).expect("stored");
+            assert!(at >= position, "`{content}` kept its order (seed {seed})");
+            position = at;
+        }
+        if i == 0 {
+            last_seq_of_followed = *seqs.last().unwrap_or(&0);
+        }
+    }
+    // The widget that followed the first session through every crash saw each message once.
+    let _ = until_tx.send(last_seq_of_followed);
+    let _ = done_tx.send(true);
+    let seen = tokio::time::timeout(Duration::from_secs(30), follower)
+        .await
+        .expect("the following widget caught up")
+        .expect("follower");
+    assert_eq!(seen, (1..=last_seq_of_followed).collect::<Vec<_>>(), "resumed without gaps or duplicates");
+
+    let pid = child.id().expect("running").to_string();
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SIGTERM: the writers' next request fails once the node is gone.
+async fn break_writers(child: &mut Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("stops").expect("status");
+    assert!(exit.success(), "graceful stop exits 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_under_load_loses_no_acknowledged_message_on_sqlite() {
+    let dir = temp_dir("crash-sqlite");
+    crash_story(vec!["--data-dir".to_owned(), dir.display().to_string()], "crash-sqlite-index").await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_under_load_loses_no_acknowledged_message_on_postgres() {
+    let Some(url) = frontdesk_testkit::pg::fresh_database_url("sigkill_under_load_on_postgres").await else {
+        return;
+    };
+    crash_story(vec!["--database-url".to_owned(), url], "crash-pg").await;
 }
