@@ -3,4 +3,5 @@
 pub mod chat_api;
 pub mod nats;
 pub mod pg;
+pub mod proxy;
 pub mod smtp;

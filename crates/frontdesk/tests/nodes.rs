@@ -4,6 +4,10 @@
 //! SIGTERM; and crashes: SIGKILL at random moments under a stream of visitor and agent messages,
 //! on SQLite and on PostgreSQL, after which every acknowledged message is stored exactly once and
 //! in order, and a widget that followed the conversation resumed without gaps or duplicates.
+//! Outages go through a TCP proxy in front of the shared PostgreSQL or NATS (`TcpProxy::cut`),
+//! so the service itself keeps running for the other tests: the database gone means quick 503s
+//! with Retry-After and a node that heals by itself; the broker gone means frames cross nodes
+//! through the outbox until NATS is back.
 //!
 //! The nodes poll the outbox only once a minute here, so a frame that crosses nodes within the
 //! tests' timeouts was carried by the broker's wake-up, not by the poll.
@@ -42,6 +46,11 @@ impl Node {
     /// `frontdesk serve` on a free port, with its own data directory (the search index) unless
     /// `storage` names one (SQLite).
     async fn start(storage: &[String], broker: &str, name: &str) -> Node {
+        Node::start_polling(storage, broker, name, 60_000).await
+    }
+
+    /// As [`Node::start`], reading the outbox every `poll_ms` besides the broker's wake-ups.
+    async fn start_polling(storage: &[String], broker: &str, name: &str, poll_ms: u64) -> Node {
         let dir = temp_dir(name);
         let mut cmd = frontdesk(storage);
         if !storage.iter().any(|a| a == "--data-dir") {
@@ -49,7 +58,7 @@ impl Node {
         }
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--broker", broker])
             // Slow polling: crossing nodes must be the broker's doing.
-            .env("FRONTDESK_REALTIME__POLL_INTERVAL_MS", "60000");
+            .env("FRONTDESK_REALTIME__POLL_INTERVAL_MS", poll_ms.to_string());
         let (child, base) = spawn_listening(cmd).await;
         Node { child, base, dir }
     }
@@ -623,4 +632,147 @@ async fn sigkill_under_load_loses_no_acknowledged_message_on_postgres() {
         return;
     };
     crash_story(vec!["--database-url".to_owned(), url], "crash-pg").await;
+}
+
+// --- Outages: the database goes away and comes back -----------------------------------------------
+
+/// `url` with its `host:port` replaced by `proxy`, and the original address.
+fn through_proxy(url: &str, proxy: std::net::SocketAddr) -> (String, std::net::SocketAddr) {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let upstream: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .expect("the database address resolves")
+        .next()
+        .expect("an address");
+    (url.replacen(host_port, &proxy.to_string(), 1), upstream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_answers_503_and_heals_by_itself() {
+    let Some(url) = frontdesk_testkit::pg::fresh_database_url("a_database_outage").await else { return };
+    let (_, upstream) = through_proxy(&url, "127.0.0.1:1".parse().expect("addr"));
+    let proxy = frontdesk_testkit::proxy::TcpProxy::start(upstream).await;
+    let (proxied, _) = through_proxy(&url, proxy.addr);
+    let org = provision(&["--database-url".to_owned(), url.clone()]).await;
+    let node = Node::start(&["--database-url".to_owned(), proxied], "memory", "outage").await;
+    let client = ChatClient::new(&node.base, &org.site_key).with_origin(SHOP);
+    let session = client.start().await;
+    let agent = Agent::login(&node.base).await;
+    let mut agent_ws = agent.socket(&node, "live=true").await;
+    assert_eq!(client.say(&session, "before the outage").await.status, 200);
+    assert_eq!(next_of(&mut agent_ws, &["message.created"]).await["message"]["body"], "before the outage");
+
+    // Down: a clear 503 with Retry-After, quickly — never a hang, never a crash.
+    proxy.cut();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let r = client.say(&session, "during the outage").await;
+        assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.body);
+        assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n > 0)));
+        assert!(started.elapsed() < Duration::from_secs(12), "answered in {:?}", started.elapsed());
+        let health = client.get("/api/chat/health", None).await;
+        assert_eq!(health.status, 503, "{}", health.body);
+    }
+
+    // Back: the node reconnects by itself, writes succeed and realtime delivery resumes.
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = client.say(&session, "after the outage").await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503, "only 503 while reconnecting: {}", r.body);
+        assert!(std::time::Instant::now() < deadline, "the node reconnects within 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut seen = Vec::new();
+    while !seen.iter().any(|b| b == "after the outage") {
+        let f = next_of(&mut agent_ws, &["message.created", "reset"]).await;
+        assert_ne!(f["type"], "reset", "the socket's offset stays valid across the outage");
+        seen.push(f["message"]["body"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(!seen.iter().any(|b| b == "during the outage"), "refused messages were not stored: {seen:?}");
+    let history = client.history(&session).await;
+    let bodies: Vec<&str> = history.iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies.iter().filter(|b| **b == "after the outage").count(), 1);
+    assert!(!bodies.contains(&"during the outage"));
+    node.stop().await;
+}
+
+// --- Outages: the broker goes away and comes back -------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broker_outage_falls_back_to_the_outbox_and_heals() {
+    let Some(url) = frontdesk_testkit::pg::fresh_database_url("a_broker_outage").await else { return };
+    let Some(nats) = frontdesk_testkit::nats::nats_url("a_broker_outage").await else { return };
+    let (_, upstream) = through_proxy(&nats, "127.0.0.1:1".parse().expect("addr"));
+    let proxy = frontdesk_testkit::proxy::TcpProxy::start(upstream).await;
+    let broker = format!("nats://{}?subject={}", proxy.addr, frontdesk_testkit::nats::unique_subject());
+    let storage = vec!["--database-url".to_owned(), url];
+    let org = provision(&storage).await;
+    // The outbox is read every 3 s besides the broker's wake-ups: with the broker up a frame
+    // crosses nodes in well under a second, without it within about 3 s.
+    let a = Node::start_polling(&storage, &broker, "broker-a", 3_000).await;
+    let b = Node::start_polling(&storage, &broker, "broker-b", 3_000).await;
+    let visitor = ChatClient::new(&a.base, &org.site_key).with_origin(SHOP);
+    let session = visitor.start().await;
+    let agent = Agent::login(&b.base).await;
+    let mut agent_ws = agent.socket(&b, "live=true").await;
+    let mut expected = Vec::new();
+    let mut received = Vec::new();
+    // Sends on node A; returns how long node B's agent took to get it.
+    async fn crossing(
+        visitor: &ChatClient,
+        session: &Session,
+        ws: &mut Socket,
+        text: String,
+        expected: &mut Vec<String>,
+        received: &mut Vec<String>,
+    ) -> Duration {
+        let started = std::time::Instant::now();
+        assert_eq!(visitor.say(session, &text).await.status, 200);
+        expected.push(text.clone());
+        loop {
+            let f = next_of(ws, &["message.created"]).await;
+            let body = f["message"]["body"].as_str().unwrap_or_default().to_owned();
+            if f["message"]["author_kind"] != "visitor" {
+                continue;
+            }
+            received.push(body.clone());
+            if body == text {
+                return started.elapsed();
+            }
+        }
+    }
+    let fast = crossing(&visitor, &session, &mut agent_ws, "broker up".into(), &mut expected, &mut received).await;
+    assert!(fast < Duration::from_millis(1500), "through the broker: {fast:?}");
+
+    // NATS is gone: frames still cross nodes, through the outbox.
+    proxy.cut();
+    for i in 0..3 {
+        let took =
+            crossing(&visitor, &session, &mut agent_ws, format!("broker down {i}"), &mut expected, &mut received).await;
+        assert!(took < Duration::from_secs(8), "through the outbox: {took:?}");
+    }
+
+    // NATS is back: the nodes reconnect by themselves and frames are fast again.
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let mut i = 0;
+    loop {
+        let took =
+            crossing(&visitor, &session, &mut agent_ws, format!("broker back {i}"), &mut expected, &mut received).await;
+        if took < Duration::from_millis(800) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the broker path heals within 40 s");
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Nothing lost, nothing twice, in order.
+    assert_eq!(received, expected);
+    a.stop().await;
+    b.stop().await;
 }
