@@ -355,6 +355,23 @@ pub trait Store: Send + Sync + 'static {
     /// Runs whose timer is due at `now`, the earliest first, at most `limit`.
     async fn due_flow_states(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<FlowState>>;
 
+    // Rate limits shared by every node.
+
+    /// One event for `key` at `now` under a generic cell rate algorithm (each event costs
+    /// `interval_ms`; the key's theoretical arrival time may run at most `tolerance_ms` ahead of
+    /// now), atomically: `None` when allowed (and, with `count`, counted), `Some(excess_ms)` when
+    /// refused (not counted).
+    async fn rate_limit_hit(
+        &self,
+        key: &str,
+        now: Timestamp,
+        interval_ms: i64,
+        tolerance_ms: i64,
+        count: bool,
+    ) -> StoreResult<Option<i64>>;
+    /// Forgets keys whose arrival time is before `before` (they are as good as new).
+    async fn prune_rate_limits(&self, before: Timestamp) -> StoreResult<u64>;
+
     // Encryption at rest.
 
     /// Re-seals up to `limit` stored values of the sealed columns that are not sealed with the

@@ -105,6 +105,9 @@ pub struct RateLimits {
     pub sessions_per_minute_per_ip: u32,
     pub logins_per_minute_per_ip: u32,
     pub login_failures_per_account_per_15min: u32,
+    /// Keep the counts in the database so they hold across every node sharing it. Default: on
+    /// PostgreSQL (where several nodes run), off on SQLite (one node: counting in memory is free).
+    pub shared: Option<bool>,
 }
 
 impl Default for RateLimits {
@@ -115,6 +118,7 @@ impl Default for RateLimits {
             sessions_per_minute_per_ip: 30,
             logins_per_minute_per_ip: 20,
             login_failures_per_account_per_15min: 10,
+            shared: None,
         }
     }
 }

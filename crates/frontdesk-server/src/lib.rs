@@ -44,7 +44,7 @@ use base64::engine::general_purpose::STANDARD;
 use frontdesk_core::chat::Chat;
 use frontdesk_core::ports::{Clock, Entropy};
 use frontdesk_core::store::{Store, StoreError};
-use limiter::KeyedLimiter;
+use limiter::{KeyedLimiter, RateLimiter, SharedLimiter};
 use state::{AppState, Inner, Limits, SiteCache};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -129,16 +129,25 @@ pub async fn build_with_realtime(
         admin::hash_password_with(&*entropy, &dummy_password).map_err(|e| ServerError::Startup(e.to_string()))?;
 
     let rl = &config.rate_limits;
+    // Limits hold across nodes when their counts live in the database (PostgreSQL by default).
+    let shared = rl.shared.unwrap_or(store.backend() == "postgres");
+    let limiter = |prefix: &'static str, limit: u32, period: u64| -> Arc<dyn RateLimiter> {
+        if shared {
+            Arc::new(SharedLimiter::new(store.clone(), clock.clone(), prefix, limit, period))
+        } else {
+            Arc::new(KeyedLimiter::new(clock.clone(), limit, period))
+        }
+    };
     let limits = Limits {
-        messages: Arc::new(KeyedLimiter::new(clock.clone(), rl.messages_per_minute_per_session, 60)),
-        events: Arc::new(KeyedLimiter::new(clock.clone(), rl.events_per_minute_per_session, 60)),
-        sessions: Arc::new(KeyedLimiter::new(clock.clone(), rl.sessions_per_minute_per_ip, 60)),
-        logins: Arc::new(KeyedLimiter::new(clock.clone(), rl.logins_per_minute_per_ip, 60)),
-        login_failures: Arc::new(KeyedLimiter::new(
-            clock.clone(),
+        messages: limiter("messages:", rl.messages_per_minute_per_session, 60),
+        events: limiter("events:", rl.events_per_minute_per_session, 60),
+        sessions: limiter("sessions:", rl.sessions_per_minute_per_ip, 60),
+        logins: limiter("logins:", rl.logins_per_minute_per_ip, 60),
+        login_failures: limiter(
+            "login-failures:",
             rl.login_failures_per_account_per_15min,
             app_api::LOGIN_FAILURE_WINDOW_SECS,
-        )),
+        ),
     };
     let openapi_json = openapi::document().map_err(|e| ServerError::Startup(e.to_string()))?;
     let secure_cookies = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));

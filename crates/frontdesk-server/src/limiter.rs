@@ -1,8 +1,9 @@
 //! Keyed rate limits. [`RateLimiter`] is the seam: [`KeyedLimiter`] keeps its state in this
-//! process; a shared implementation (database or broker backed) can replace it for several nodes.
+//! process; [`SharedLimiter`] keeps it in the database, so the limits hold across every node.
 
 use async_trait::async_trait;
 use frontdesk_core::ports::Clock;
+use frontdesk_core::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -95,6 +96,82 @@ impl RateLimiter for KeyedLimiter {
 
     async fn peek(&self, key: &str) -> Result<(), RetryAfter> {
         self.check(key, false)
+    }
+}
+
+/// The same GCRA as [`KeyedLimiter`], with each key's arrival time in the database
+/// (`Store::rate_limit_hit`, one atomic statement): every node sharing the database counts
+/// against the same limit. When the database cannot answer, the event is allowed (the request
+/// that follows needs the database anyway and fails on its own).
+pub struct SharedLimiter {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// Keeps the limiters' keys apart in the one table (`messages:`, `logins:` …).
+    prefix: &'static str,
+    interval_ms: i64,
+    tolerance_ms: i64,
+    period_ms: i64,
+    last_prune: Mutex<i64>,
+}
+
+impl SharedLimiter {
+    /// `limit` events per `period_secs` for keys under `prefix`; a limit of 0 allows everything.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        prefix: &'static str,
+        limit: u32,
+        period_secs: u64,
+    ) -> Self {
+        let shape = KeyedLimiter::new(clock.clone(), limit, period_secs);
+        let now = clock.now().millis();
+        SharedLimiter {
+            store,
+            clock,
+            prefix,
+            interval_ms: shape.interval_ms,
+            tolerance_ms: shape.tolerance_ms,
+            period_ms: shape.period_ms,
+            last_prune: Mutex::new(now),
+        }
+    }
+
+    async fn check(&self, key: &str, count: bool) -> Result<(), RetryAfter> {
+        if self.interval_ms == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let prune = {
+            let mut last = self.last_prune.lock().unwrap_or_else(|e| e.into_inner());
+            let due = now.millis().saturating_sub(*last) >= self.period_ms;
+            if due {
+                *last = now.millis();
+            }
+            due
+        };
+        if prune && let Err(e) = self.store.prune_rate_limits(now).await {
+            tracing::warn!(error = %e, "cannot prune the shared rate limits");
+        }
+        let key = format!("{}{key}", self.prefix);
+        match self.store.rate_limit_hit(&key, now, self.interval_ms, self.tolerance_ms, count).await {
+            Ok(None) => Ok(()),
+            Ok(Some(excess)) => Err(RetryAfter(u64::try_from(excess).unwrap_or(u64::MAX).div_ceil(1000).max(1))),
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared rate limit could not be read; allowing");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for SharedLimiter {
+    async fn hit(&self, key: &str) -> Result<(), RetryAfter> {
+        self.check(key, true).await
+    }
+
+    async fn peek(&self, key: &str) -> Result<(), RetryAfter> {
+        self.check(key, false).await
     }
 }
 

@@ -75,6 +75,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     notes(&c, &w, &f).await;
     canned_responses(&c, &w).await;
     scenarios_and_runs(&c, &w, &f).await;
+    shared_rate_limits(&c).await;
     unanswered(&c, &w, &f).await;
     conversation_and_reaction_stats(&c, &w, &f).await;
     pages_and_conversions(&c, &w, &f).await;
@@ -1771,4 +1772,43 @@ async fn scenarios_and_runs(c: &Ctx, w: &World, f: &Fixture) {
     assert_eq!(ok(s.list_scenarios(a, w.site_a.id).await, "the rest").len(), 1);
     ok(s.delete_scenario(a, greeter.id).await, "delete the greeter");
     ok(s.delete_scenario(a, other_site.id).await, "delete the other site's");
+}
+
+/// Rate limits shared by nodes: the GCRA step is atomic (concurrent hits allow exactly the
+/// limit), refusals are not counted, `peek` counts nothing, and pruning forgets idle keys.
+async fn shared_rate_limits(c: &Ctx) {
+    let s = c.s();
+    let key = format!("test:{}", c.tag);
+    let other = format!("test-other:{}", c.tag);
+    let now = c.now();
+    // 3 per minute: each event costs 20 s, the arrival time may run 60 s ahead.
+    let (interval, tolerance) = (20_000, 60_000);
+    let hit = |k: String, at: Timestamp, count: bool| {
+        let store = c.store.clone();
+        async move { store.rate_limit_hit(&k, at, interval, tolerance, count).await }
+    };
+    // Eight at once (as from several nodes): exactly three get through.
+    let racers: Vec<_> = (0..8).map(|_| tokio::spawn(hit(key.clone(), now, true))).collect();
+    let mut allowed = 0;
+    for r in racers {
+        if ok(r.await.expect("task"), "racing hit").is_none() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 3, "exactly the limit passes concurrent hits");
+    let refused = ok(hit(key.clone(), now, true).await, "over the limit");
+    assert_eq!(refused, Some(20_000), "the next event is 20 s away");
+    assert_eq!(ok(hit(key.clone(), now, false).await, "peek"), Some(20_000));
+    assert_eq!(ok(hit(other.clone(), now, true).await, "another key"), None);
+    // 20 s later one more is allowed, and only one.
+    let later = Timestamp(now.0 + 20_000);
+    assert_eq!(ok(hit(key.clone(), later, false).await, "peek later"), None);
+    assert_eq!(ok(hit(key.clone(), later, true).await, "one more later"), None);
+    assert!(ok(hit(key.clone(), later, true).await, "and no more").is_some());
+    // Pruning forgets keys whose arrival time has passed.
+    let much_later = Timestamp(now.0 + 10 * 60_000);
+    assert!(ok(s.prune_rate_limits(much_later).await, "prune") >= 2);
+    for _ in 0..3 {
+        assert_eq!(ok(hit(key.clone(), much_later, true).await, "a fresh start"), None);
+    }
 }

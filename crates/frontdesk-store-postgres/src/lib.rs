@@ -1359,6 +1359,50 @@ impl Store for PgStore {
         rating_from_row(&row)
     }
 
+    async fn rate_limit_hit(
+        &self,
+        key: &str,
+        now: Timestamp,
+        interval_ms: i64,
+        tolerance_ms: i64,
+        count: bool,
+    ) -> StoreResult<Option<i64>> {
+        if count {
+            // One statement: the arrival time moves on only when the event is allowed.
+            let moved: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO rate_limits (key, tat) VALUES ($1, $2 + $3) \
+             ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3 \
+             WHERE GREATEST(rate_limits.tat, $2) + $3 - $2 <= $4 RETURNING tat",
+            )
+            .bind(key)
+            .bind(now.0)
+            .bind(interval_ms)
+            .bind(tolerance_ms)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            if moved.is_some() {
+                return Ok(None);
+            }
+        }
+        let tat: Option<i64> = sqlx::query_scalar("SELECT tat FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let excess = tat.unwrap_or(now.0).max(now.0) + interval_ms - now.0 - tolerance_ms;
+        Ok(if excess > 0 { Some(excess) } else { None })
+    }
+
+    async fn prune_rate_limits(&self, before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
+            .bind(before.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn reseal(&self, limit: u32) -> StoreResult<u64> {
         self.reseal_rows(limit).await
     }

@@ -119,6 +119,36 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
+    /// Writes a consistent copy of the database to `target` while it stays in use (`VACUUM
+    /// INTO`: one read transaction, so the copy is a snapshot; writers wait only for its end).
+    /// `target` must not exist.
+    pub async fn backup_to(&self, target: &Path) -> StoreResult<()> {
+        if target.exists() {
+            return Err(StoreError::Conflict(format!("{} exists already", target.display())));
+        }
+        let target = target.to_str().ok_or_else(|| StoreError::Backend("the backup path is not UTF-8".to_owned()))?;
+        sqlx::query("VACUUM INTO ?").bind(target).execute(&self.writer).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Checks a database file (a backup about to be restored): SQLite's integrity check, and
+    /// that it is a Frontdesk database this version can migrate.
+    pub async fn verify_file(path: &Path) -> StoreResult<()> {
+        let options = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(map_err)?;
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.map_err(map_err)?;
+        let applied: Result<i64, _> =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&pool).await;
+        pool.close().await;
+        if check != "ok" {
+            return Err(StoreError::Backend(format!("integrity check: {check}")));
+        }
+        match applied {
+            Ok(n) if n > 0 => Ok(()),
+            _ => Err(StoreError::Backend("not a Frontdesk database".to_owned())),
+        }
+    }
+
     /// Starts a write transaction on the one write connection.
     async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
         // IMMEDIATE takes the write lock up front, so a transaction that reads and then writes
@@ -1444,6 +1474,50 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         rating_from_row(&row)
+    }
+
+    async fn rate_limit_hit(
+        &self,
+        key: &str,
+        now: Timestamp,
+        interval_ms: i64,
+        tolerance_ms: i64,
+        count: bool,
+    ) -> StoreResult<Option<i64>> {
+        if count {
+            // One statement: the arrival time moves on only when the event is allowed.
+            let moved: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO rate_limits (key, tat) VALUES (?1, ?2 + ?3) \
+             ON CONFLICT (key) DO UPDATE SET tat = MAX(rate_limits.tat, ?2) + ?3 \
+             WHERE MAX(rate_limits.tat, ?2) + ?3 - ?2 <= ?4 RETURNING tat",
+            )
+            .bind(key)
+            .bind(now.0)
+            .bind(interval_ms)
+            .bind(tolerance_ms)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map_err)?;
+            if moved.is_some() {
+                return Ok(None);
+            }
+        }
+        let tat: Option<i64> = sqlx::query_scalar("SELECT tat FROM rate_limits WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        let excess = tat.unwrap_or(now.0).max(now.0) + interval_ms - now.0 - tolerance_ms;
+        Ok(if excess > 0 { Some(excess) } else { None })
+    }
+
+    async fn prune_rate_limits(&self, before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM rate_limits WHERE tat < ?")
+            .bind(before.0)
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn reseal(&self, limit: u32) -> StoreResult<u64> {

@@ -68,6 +68,17 @@ enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL: use
+    /// pg_dump, see docs/deploy.md).
+    Backup {
+        /// The file to write (must not exist).
+        file: std::path::PathBuf,
+    },
+    /// Replace the SQLite database with a backup, after checking it. Stop the server first.
+    Restore {
+        /// A file written by `frontdesk backup`.
+        file: std::path::PathBuf,
+    },
     /// Encryption at rest: the key ring.
     Keys {
         #[command(subcommand)]
@@ -204,6 +215,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = Settings::load(&flags, bind)?;
     init_logging(&settings);
+    if let Command::Restore { file } = &cli.command {
+        // Before opening the database: it is the file being replaced.
+        return storage::restore_sqlite(&settings, file).await;
+    }
     if let Command::Keys { command: KeysCommand::Generate { id } } = &cli.command {
         // Needs no database: a key is made before encryption is turned on.
         let id = id.clone().unwrap_or_else(|| format!("k{}", SystemClock.now().0 / 1000));
@@ -274,7 +289,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             drop(knowledge);
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Generate { .. } } => Ok(()),
+        Command::Keys { command: KeysCommand::Generate { .. } } | Command::Restore { .. } => Ok(()),
+        Command::Backup { file } => match &storage {
+            Storage::Sqlite(store) => {
+                store.backup_to(&file).await.with_context(|| format!("cannot write {}", file.display()))?;
+                println!("backup written to {}", file.display());
+                Ok(())
+            }
+            Storage::Postgres(_) => {
+                anyhow::bail!("on PostgreSQL, back up with pg_dump (see docs/deploy.md)")
+            }
+        },
         Command::Keys { command: KeysCommand::Rotate { batch } } => {
             let ring = settings
                 .key_ring()?

@@ -65,3 +65,29 @@ impl Storage {
         }
     }
 }
+
+/// Replaces the SQLite database of `settings.data_dir` with `backup`, after checking it. Refuses
+/// while a server may be using the database (its write-ahead log exists: a server that stopped
+/// cleanly checkpointed and removed it).
+pub async fn restore_sqlite(settings: &Settings, backup: &std::path::Path) -> anyhow::Result<()> {
+    if settings.database_url.is_some() {
+        anyhow::bail!("on PostgreSQL, restore with pg_restore or psql (see docs/deploy.md)");
+    }
+    let target = settings.data_dir.join("frontdesk.db");
+    let wal = settings.data_dir.join("frontdesk.db-wal");
+    if wal.exists() {
+        anyhow::bail!("{} exists: is a server running on this data directory? Stop it first", wal.display());
+    }
+    SqliteStore::verify_file(backup).await.with_context(|| format!("{} is not a usable backup", backup.display()))?;
+    std::fs::create_dir_all(&settings.data_dir)?;
+    // Copied next to the database, then renamed over it: the database is never half written.
+    let staging = settings.data_dir.join("frontdesk.db.restoring");
+    std::fs::copy(backup, &staging).with_context(|| format!("cannot copy {}", backup.display()))?;
+    std::fs::rename(&staging, &target).with_context(|| format!("cannot replace {}", target.display()))?;
+    let _ = std::fs::remove_file(settings.data_dir.join("frontdesk.db-shm"));
+    // Brings the schema up to date if the backup is older than this version.
+    let store = SqliteStore::open(&target, SqliteOptions::default()).await?;
+    store.close().await;
+    println!("restored {} from {}", target.display(), backup.display());
+    Ok(())
+}

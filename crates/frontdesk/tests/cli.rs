@@ -376,3 +376,41 @@ async fn encryption_at_rest_is_turned_on_and_rotated_from_the_cli() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key ring"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn backup_while_serving_and_restore_after_losing_the_database() {
+    let dir = temp_dir("backup");
+    let storage = vec!["--data-dir".to_owned(), dir.display().to_string()];
+    let p = provision(&storage).await;
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    let ended = chat_api::session_lifecycle(&client).await;
+    let history = client.history(&ended).await;
+
+    // Online: the server keeps serving while the copy is written.
+    let backup = temp_dir("backup-file").join("frontdesk-backup.db");
+    let out = frontdesk(&storage).arg("backup").arg(&backup).output().await.expect("backup");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = frontdesk(&storage).arg("backup").arg(&backup).output().await.expect("backup again");
+    assert!(!out.status.success(), "an existing file is never overwritten");
+    // Restoring under a running server is refused.
+    let out = frontdesk(&storage).arg("restore").arg(&backup).output().await.expect("restore");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Stop it first"));
+    server.stop().await;
+
+    // The database is lost; the backup brings everything back.
+    std::fs::remove_file(dir.join("frontdesk.db")).expect("lose the database");
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, b"not a database").expect("garbage");
+    let out = frontdesk(&storage).arg("restore").arg(&garbage).output().await.expect("restore garbage");
+    assert!(!out.status.success(), "a file that is not a backup is refused");
+    let out = frontdesk(&storage).arg("restore").arg(&backup).output().await.expect("restore");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    assert_eq!(client.history(&ended).await, history);
+    assert!(agent_sees_conversations(&server.base, &p.org_id).await >= 1);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(backup.parent().expect("dir"));
+}

@@ -438,6 +438,19 @@ impl Store for GatedStore {
     async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
         self.inner.list_notes(org_id, id).await
     }
+    async fn rate_limit_hit(
+        &self,
+        key: &str,
+        now: Timestamp,
+        interval_ms: i64,
+        tolerance_ms: i64,
+        count: bool,
+    ) -> StoreResult<Option<i64>> {
+        self.inner.rate_limit_hit(key, now, interval_ms, tolerance_ms, count).await
+    }
+    async fn prune_rate_limits(&self, before: Timestamp) -> StoreResult<u64> {
+        self.inner.prune_rate_limits(before).await
+    }
     async fn reseal(&self, limit: u32) -> StoreResult<u64> {
         self.inner.reseal(limit).await
     }
@@ -669,4 +682,51 @@ async fn nodes_sharing_a_database_accept_each_others_session_tokens() {
         let _ = tx.send(());
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two nodes on one PostgreSQL database: a visitor's IP gets `sessions_per_minute_per_ip` in
+/// all, wherever its requests land (the counts live in the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_hold_across_nodes_sharing_postgres() {
+    let Some(url) = frontdesk_testkit::pg::fresh_database_url("rate_limits_across_nodes").await else { return };
+    let store: Arc<dyn Store> = Arc::new(frontdesk_store_postgres::PgStore::connect(&url).await.expect("postgres"));
+    let clock = Arc::new(FixedClock::at(START_MS));
+    let chat = frontdesk_core::chat::Chat::new(store.clone(), clock.clone(), Arc::new(OsEntropy));
+    let org = frontdesk_server::admin::create_org(&chat, "Northwind", Plan::Pro).await.expect("org");
+    let site = frontdesk_server::admin::create_site(&chat, org.id, "Shop", &[SHOP.to_owned()]).await.expect("site");
+    let mut config = ServerConfig::default();
+    config.rate_limits.sessions_per_minute_per_ip = 3;
+    let mut bases = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let router = frontdesk_server::build(store.clone(), config.clone(), clock.clone(), Arc::new(OsEntropy))
+            .await
+            .expect("router");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        bases.push(format!("http://{}", listener.local_addr().expect("addr")));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        tokio::spawn(frontdesk_server::serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+    }
+    let start = |base: &str| {
+        let client = frontdesk_testkit::chat_api::ChatClient::new(base, &site.public_key);
+        async move { client.post("/api/chat/session", None, &json!({})).await }
+    };
+    // Alternating nodes: three in all pass, the fourth is refused on either node.
+    for (i, base) in [&bases[0], &bases[1], &bases[0]].into_iter().enumerate() {
+        assert_eq!(start(base).await.status, 201, "session {i}");
+    }
+    for base in &bases {
+        let r = start(base).await;
+        assert_error(&r, 429, "rate_limited");
+        assert!(r.header("retry-after").is_some());
+    }
+    // A minute later the IP may start sessions again, on any node.
+    clock.advance_seconds(60);
+    assert_eq!(start(&bases[1]).await.status, 201);
+    for tx in stops {
+        let _ = tx.send(());
+    }
 }
