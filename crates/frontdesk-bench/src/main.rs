@@ -86,6 +86,29 @@ enum Scenario {
         #[arg(long)]
         assistant: bool,
     },
+    /// Mixed load for a while — visitors asking (the assistant answers from a real help
+    /// center), agents replying, widgets reconnecting and resuming — reporting the server's memory
+    /// and the latency over time. Memory must stay flat.
+    Soak {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Sqlite)]
+        backend: BackendChoice,
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Visitor messages per second (each also gets an answer or a decline, or an agent reply).
+        #[arg(long, default_value_t = 40)]
+        rate: u64,
+        #[arg(long, default_value_t = 300)]
+        sessions: usize,
+        /// Widget connections that drop and resume every few seconds.
+        #[arg(long, default_value_t = 200)]
+        widgets: usize,
+        /// Seconds per report row.
+        #[arg(long, default_value_t = 60)]
+        every: u64,
+        /// The help center the assistant answers from.
+        #[arg(long, default_value = "crates/frontdesk/demo/kb")]
+        kb: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +141,14 @@ fn main() -> Result<()> {
             Scenario::Idle { connections, sessions } => idle(&cli.server_bin, connections, sessions).await,
             Scenario::Fanout { conversations, size, ref rates, secs } => {
                 fanout(&cli.server_bin, conversations, size, &parse_rates(rates)?, secs).await
+            }
+            Scenario::Soak { backend, minutes, rate, sessions, widgets, every, ref kb } => {
+                let backend = match backend {
+                    BackendChoice::Postgres => Backend::Postgres,
+                    _ => Backend::Sqlite,
+                };
+                let plan = SoakPlan { minutes, rate, sessions, widgets, every };
+                soak(&cli.server_bin, &cli.database_url, backend, kb, plan).await
             }
             Scenario::Persisted { backend, ref rates, secs, sessions, assistant } => {
                 let backends = match backend {
@@ -155,7 +186,15 @@ struct Server {
 }
 
 impl Server {
-    async fn start(bin: &Path, backend: Backend, database_url: &str, assistant: bool) -> Result<Server> {
+    /// Starts a server with an organization, an owner and a site; with `kb_dir`, the site's
+    /// knowledge base is imported from that folder of Markdown files first.
+    async fn start(
+        bin: &Path,
+        backend: Backend,
+        database_url: &str,
+        assistant: bool,
+        kb_dir: Option<&Path>,
+    ) -> Result<Server> {
         if !bin.exists() {
             bail!("{} not found: build it first with `cargo build --release -p frontdesk`", bin.display());
         }
@@ -199,6 +238,10 @@ impl Server {
         .await?;
         let site_id = site["id"].as_str().context("site id")?.to_owned();
         let site_key = site["public_key"].as_str().context("public key")?.to_owned();
+        if let Some(kb) = kb_dir {
+            let kb = kb.display().to_string();
+            cli_json(bin, &storage, &["kb", "import", "--site", &site_id, &kb, "--json"]).await?;
+        }
 
         let mut child = tokio::process::Command::new(bin)
             .args(&storage)
@@ -479,7 +522,7 @@ impl Usage {
 // Scenarios.
 
 async fn idle(bin: &Path, connections: usize, sessions: usize) -> Result<()> {
-    let server = Server::start(bin, Backend::Sqlite, "", false).await?;
+    let server = Server::start(bin, Backend::Sqlite, "", false, None).await?;
     let sessions = server.sessions(sessions.max(1)).await?;
     // Warm up the allocator and caches with a few connections, then measure from there.
     let warm: Vec<Ws> =
@@ -536,7 +579,7 @@ async fn idle(bin: &Path, connections: usize, sessions: usize) -> Result<()> {
 }
 
 async fn fanout(bin: &Path, conversations: usize, size: usize, rates: &[u64], secs: u64) -> Result<()> {
-    let server = Server::start(bin, Backend::Sqlite, "", false).await?;
+    let server = Server::start(bin, Backend::Sqlite, "", false, None).await?;
     let sessions = server.sessions(conversations).await?;
     let epoch = Instant::now();
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..conversations).map(|_| AtomicU64::new(0)).collect());
@@ -651,7 +694,7 @@ async fn persisted(
     sessions: usize,
     assistant: bool,
 ) -> Result<()> {
-    let server = Server::start(bin, backend, database_url, assistant).await?;
+    let server = Server::start(bin, backend, database_url, assistant, None).await?;
     let sessions = Arc::new(server.sessions(sessions.max(1)).await?);
     let epoch = Instant::now();
     let recorder = Arc::new(Recorder::default());
@@ -761,6 +804,196 @@ async fn persisted(
         println!("{row}");
     }
     let _ = &server.org;
+    server.stop().await;
+    Ok(())
+}
+
+struct SoakPlan {
+    minutes: u64,
+    rate: u64,
+    sessions: usize,
+    widgets: usize,
+    every: u64,
+}
+
+/// Questions visitors ask: some the demo help center answers, some it does not.
+const SOAK_QUESTIONS: &[&str] = &[
+    "How long does delivery to Belgium take?",
+    "Can I return a lamp I bought last week?",
+    "What does the warranty cover?",
+    "Which bulbs fit the Orbit lamp?",
+    "Do you ship to Norway?",
+    "Who won the 1998 World Cup?",
+    "How do I pay with a bank transfer?",
+    "Is there a discount for wholesale orders?",
+];
+
+async fn soak(bin: &Path, database_url: &str, backend: Backend, kb: &Path, plan: SoakPlan) -> Result<()> {
+    let server = Server::start(bin, backend, database_url, true, Some(kb)).await?;
+    let sessions = Arc::new(server.sessions(plan.sessions.max(4)).await?);
+    // A quarter of the conversations have a person: agents reply there (the assistant stays
+    // quiet); the rest are the assistant's.
+    let human_share = sessions.len() / 4;
+    let epoch = Instant::now();
+    let recorder = Arc::new(Recorder::default());
+    recorder.start();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let sent: Arc<Mutex<std::collections::HashMap<String, u64>>> = Arc::default();
+    let mut agent_ws = agent(&server).await?;
+    {
+        let (recorder, delivered, sent) = (recorder.clone(), delivered.clone(), sent.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = agent_ws.next().await {
+                let Message::Text(text) = message else { continue };
+                let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                if frame["type"] != "message.created" || frame["message"]["author_kind"] != "visitor" {
+                    continue;
+                }
+                let body = frame["message"]["body"].as_str().unwrap_or_default();
+                let at = sent.lock().unwrap_or_else(|e| e.into_inner()).remove(body);
+                if let Some(at) = at {
+                    let now = epoch.elapsed().as_nanos() as u64;
+                    recorder.record(Duration::from_nanos(now.saturating_sub(at)));
+                    delivered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    // Widgets that keep dropping and resuming from their last sequence number.
+    let resumes = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    for i in 0..plan.widgets.min(sessions.len()) {
+        let (server_ws, key, token) = (server.ws(""), server.site_key.clone(), sessions[i].1.clone());
+        let (resumes, stop) = (resumes.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut last = 0i64;
+            let mut turn = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let url = format!("{server_ws}/api/chat/ws?key={key}&token={token}&after_seq={last}");
+                if let Ok(mut ws) = connect(&url, &[("Origin", ORIGIN.to_owned())]).await {
+                    resumes.fetch_add(1, Ordering::Relaxed);
+                    // Stay 2–6 s, then drop the connection like a phone changing networks.
+                    let stay = Duration::from_millis(2_000 + (turn * 997 + i as u64 * 131) % 4_000);
+                    let _ = tokio::time::timeout(stay, async {
+                        while let Some(Ok(message)) = ws.next().await {
+                            if let Message::Text(text) = message
+                                && let Ok(frame) = serde_json::from_str::<Value>(text.as_str())
+                                && frame["type"] == "message.created"
+                            {
+                                last = last.max(frame["seq"].as_i64().unwrap_or(last));
+                            }
+                        }
+                    })
+                    .await;
+                }
+                turn += 1;
+            }
+        });
+    }
+
+    let errors = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(128));
+    println!();
+    println!(
+        "## Soak on {}: {} min, {} visitor messages/s ({} sessions, a quarter with an agent), {} widgets reconnecting",
+        backend.name(),
+        plan.minutes,
+        plan.rate,
+        sessions.len(),
+        plan.widgets
+    );
+    println!();
+    println!("| minute | server RSS | server CPU | visitor msgs/s | p50 | p99 | max | failed | widget resumes |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let total = Duration::from_secs(plan.minutes * 60);
+    let begin = Instant::now();
+    let mut n = 0u64;
+    let mut rss_first = None;
+    let mut rss_last = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while begin.elapsed() < total {
+        let usage = Usage::now(&server);
+        let window = Instant::now();
+        let (delivered_before, errors_before, resumes_before) =
+            (delivered.load(Ordering::Relaxed), errors.load(Ordering::Relaxed), resumes.load(Ordering::Relaxed));
+        let mut posted = 0u64;
+        while window.elapsed() < Duration::from_secs(plan.every) && begin.elapsed() < total {
+            tick.tick().await;
+            let due = (window.elapsed().as_secs_f64() * plan.rate as f64) as u64;
+            while posted < due {
+                let Ok(permit) = in_flight.clone().try_acquire_owned() else { break };
+                posted += 1;
+                n += 1;
+                let number = n;
+                let session = (number as usize * 7919) % sessions.len();
+                let question = SOAK_QUESTIONS[number as usize % SOAK_QUESTIONS.len()];
+                let body = format!("{question} (#{number})");
+                sent.lock().unwrap_or_else(|e| e.into_inner()).insert(body.clone(), epoch.elapsed().as_nanos() as u64);
+                let (http, base, key, sessions, errors) = (
+                    server.http.clone(),
+                    server.base.clone(),
+                    server.site_key.clone(),
+                    sessions.clone(),
+                    errors.clone(),
+                );
+                let (org, cookie) = (server.org.clone(), server.cookie.clone());
+                tokio::spawn(async move {
+                    let (id, token) = &sessions[session];
+                    let r = http
+                        .post(format!("{base}/api/chat/message"))
+                        .header("X-API-Key", &key)
+                        .header("Origin", ORIGIN)
+                        .bearer_auth(token)
+                        .json(&json!({"session_id": id, "content": body}))
+                        .send()
+                        .await;
+                    if !r.is_ok_and(|r| r.status().is_success()) {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if session < human_share {
+                        let r = http
+                            .post(format!("{base}/api/app/orgs/{org}/conversations/{id}/messages"))
+                            .header("Origin", &base)
+                            .header("Cookie", &cookie)
+                            .json(&json!({"content": format!("An agent answers #{number}")}))
+                            .send()
+                            .await;
+                        if !r.is_ok_and(|r| r.status().is_success()) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    drop(permit);
+                });
+            }
+        }
+        let (server_cpu, _) = usage.since(&server);
+        let (_, p50, p99, max) = recorder.stop();
+        recorder.start();
+        let secs = window.elapsed().as_secs_f64();
+        let rate = (delivered.load(Ordering::Relaxed) - delivered_before) as f64 / secs;
+        let rss = server.rss_kb();
+        rss_first.get_or_insert(rss);
+        rss_last = rss;
+        println!(
+            "| {:.1} | {:.1} MB | {server_cpu:.0}% | {rate:.0} | {p50:.1} ms | {p99:.1} ms | {max:.0} ms | {} | {} |",
+            begin.elapsed().as_secs_f64() / 60.0,
+            rss as f64 / 1024.0,
+            errors.load(Ordering::Relaxed) - errors_before,
+            resumes.load(Ordering::Relaxed) - resumes_before,
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let first = rss_first.unwrap_or(0).max(1);
+    println!();
+    println!(
+        "RSS after the first report {:.1} MB, at the end {:.1} MB ({:+.1}%); {} visitor messages sent, {} still undelivered.",
+        first as f64 / 1024.0,
+        rss_last as f64 / 1024.0,
+        (rss_last as f64 - first as f64) / first as f64 * 100.0,
+        n,
+        sent.lock().unwrap_or_else(|e| e.into_inner()).len()
+    );
     server.stop().await;
     Ok(())
 }
