@@ -144,25 +144,40 @@ impl Chat {
         content: &str,
         params: Option<&serde_json::Value>,
     ) -> Result<(Message, Conversation), CoreError> {
+        let conversation = self.session(site, id).await?;
+        self.visitor_message_on(site, conversation, content, params).await
+    }
+
+    /// As [`Chat::visitor_message`], on a conversation the caller has just read through `site`
+    /// (the request's authorization did): no second read. A status that moved meanwhile is
+    /// caught by the store's compare-and-set and re-read then.
+    async fn visitor_message_on(
+        &self,
+        site: &Site,
+        conversation: Conversation,
+        content: &str,
+        params: Option<&serde_json::Value>,
+    ) -> Result<(Message, Conversation), CoreError> {
         let body = validate::message_content(content)?;
         validate::params(params)?;
-        let message = self.new_message(id, AuthorKind::Visitor, None, body);
-        let conversation = self.session(site, id).await?;
+        let message = self.new_message(conversation.id, AuthorKind::Visitor, None, body);
         self.append_with_event(site.org_id, conversation, &message, StatusEvent::VisitorMessage, true).await
     }
 
     /// Stores the visitor's message, then, while the AI has the conversation (`active`), lets the
     /// answerer reply: an answer, an honest decline, or a hand-over to a person. The reply is
     /// stored like any message, so a crash after it was acknowledged loses nothing.
+    /// `conversation` is the session as the caller read it through `site`.
     pub async fn visitor_turn(
         &self,
         site: &Site,
-        id: ConversationId,
+        conversation: Conversation,
         content: &str,
         params: Option<&serde_json::Value>,
         answerer: &dyn Answerer,
     ) -> Result<VisitorTurn, CoreError> {
-        let (message, conversation) = self.visitor_message(site, id, content, params).await?;
+        let id = conversation.id;
+        let (message, conversation) = self.visitor_message_on(site, conversation, content, params).await?;
         // A person has it, or nothing would answer.
         if conversation.status != ConversationStatus::Active || !answerer.may_answer(site) {
             return Ok(VisitorTurn { message, reply: None, conversation, unrecorded_question: None });

@@ -352,12 +352,12 @@ pub async fn send_message(
     ctx: SessionCtx,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<Json<SendMessageResponse>, ApiError> {
-    authorize(&st, &ctx, body.session_id).await?;
+    let conversation = authorize(&st, &ctx, body.session_id).await?;
     if let Err(retry) = st.limits.messages.hit(&body.session_id.to_string()).await {
         return Err(rate_limited(retry.0));
     }
     let turn =
-        st.chat.visitor_turn(&ctx.site, body.session_id, &body.content, body.params.as_ref(), &*st.answerer).await?;
+        st.chat.visitor_turn(&ctx.site, conversation, &body.content, body.params.as_ref(), &*st.answerer).await?;
     if let Some(error) = &turn.unrecorded_question {
         tracing::warn!(%error, conversation_id = %body.session_id, "a declined question was not kept for the gap report");
     }
