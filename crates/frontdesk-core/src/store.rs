@@ -5,7 +5,7 @@
 //! to; a row of another tenant is [`StoreError::NotFound`], exactly like a missing one.
 
 use crate::analytics::{ConversationStat, ReactionStat};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditHead, AuditRecord};
 use crate::events::OutboxEvent;
 use crate::ids::*;
 use crate::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
@@ -444,9 +444,18 @@ pub trait Store: Send + Sync + 'static {
 
     // Audit log and outbox.
 
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Appends to the organization's hash chain: in one transaction that no other append to the
+    /// same organization can interleave with, reads the chain head, numbers and seals the event
+    /// (`audit::seal`), inserts it and moves the head. There is no way to change or remove an
+    /// event; the database refuses it too.
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<AuditRecord>;
     /// Newest first.
-    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// The organization's events with `seq > after_seq`, in `seq` order, at most `limit`
+    /// (capped at 10,000): what the chain is verified from.
+    async fn audit_chain(&self, org_id: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// The newest link of the organization's chain; `None` before its first event.
+    async fn audit_head(&self, org_id: OrgId) -> StoreResult<Option<AuditHead>>;
     /// Outbox events with `id > after`, oldest first, at most `limit`.
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
 }

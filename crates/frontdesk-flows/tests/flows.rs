@@ -1350,3 +1350,6 @@ async fn non_http_urls_never_reach_the_host() {
         .await;
     assert!(outcome.error.is_some_and(|e| e.contains("http")));
 }
+
+#[path = "flows/sanitizer.rs"]
+mod sanitizer;

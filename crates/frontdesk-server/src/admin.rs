@@ -3,12 +3,13 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use frontdesk_core::audit::{AuditVerification, ChainVerifier};
 use frontdesk_core::chat::Chat;
 use frontdesk_core::model::{Membership, Organization, Site, User, WidgetConfig};
 use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::Entropy;
 use frontdesk_core::roles::Role;
-use frontdesk_core::store::StoreError;
+use frontdesk_core::store::{Store, StoreError};
 use frontdesk_core::{CoreError, OrgId, SiteId, UserId, keys, origin, validate};
 
 pub const MAX_NAME_CHARS: usize = 100;
@@ -142,6 +143,34 @@ pub(crate) async fn create_site_with_widget(
     };
     chat.store.create_site(&site).await?;
     Ok(site)
+}
+
+/// Events read per page while walking an audit chain.
+const VERIFY_PAGE: u32 = 1_000;
+
+/// Reads the head first and checks the events up to it, so appends made meanwhile are not
+/// mistaken for a broken chain. The API's `…/audit/verify` and `frontdesk audit verify` both use it.
+pub async fn verify_audit_chain(store: &dyn Store, org_id: OrgId) -> Result<AuditVerification, StoreError> {
+    let head = store.audit_head(org_id).await?;
+    let last = head.as_ref().map_or(0, |h| h.last_seq);
+    let mut verifier = ChainVerifier::new(org_id);
+    while verifier.last_seq() < last {
+        let before = verifier.last_seq();
+        let page = store.audit_chain(org_id, before, VERIFY_PAGE).await?;
+        let mut intact = true;
+        for record in page.iter().take_while(|r| r.seq <= last) {
+            intact = verifier.push(record);
+            if !intact {
+                break;
+            }
+        }
+        // A broken link is reported; a page that moved nothing forward (empty, or only events
+        // past the head) leaves the rest to `finish`, which reports the missing tail.
+        if !intact || verifier.last_seq() == before {
+            break;
+        }
+    }
+    Ok(verifier.finish(head.as_ref()))
 }
 
 #[cfg(test)]

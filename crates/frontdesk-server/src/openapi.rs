@@ -79,6 +79,7 @@ use utoipa::{Modify, OpenApi};
         report_api::insights,
         report_api::unanswered,
         report_api::list_audit,
+        report_api::verify_audit,
         kb_api::list_articles,
         kb_api::create_article,
         kb_api::get_article,

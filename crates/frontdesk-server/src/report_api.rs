@@ -1,9 +1,10 @@
 //! Reports in the private API: analytics, visitor insights, the knowledge base's gap report
-//! (questions the assistant declined) and the audit log with its CSV/JSON export.
+//! (questions the assistant declined) and the audit log with its CSV/JSON export and the check of
+//! its hash chain.
 
-use crate::app_api::OrgMember;
+use crate::app_api::{OrgMember, audit};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, ClientMeta};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use frontdesk_core::analytics::{self, Report};
-use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::audit::{AuditRecord, AuditVerification};
 use frontdesk_core::gaps::{self, QuestionGroup};
 use frontdesk_core::roles::Permission;
 use frontdesk_core::store::{AuditFilter, ConversionCount, PageCount};
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/app/orgs/{org_id}/insights", get(insights))
         .route("/api/app/orgs/{org_id}/unanswered", get(unanswered))
         .route("/api/app/orgs/{org_id}/audit", get(list_audit))
+        .route("/api/app/orgs/{org_id}/audit/verify", get(verify_audit))
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -206,7 +208,7 @@ pub struct AuditQuery {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditList {
     /// Newest first.
-    pub events: Vec<AuditEvent>,
+    pub events: Vec<AuditRecord>,
 }
 
 const EXPORT_LIMIT: u32 = 10_000;
@@ -218,10 +220,15 @@ fn csv_field(text: &str) -> String {
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
 
-fn audit_csv(events: &[AuditEvent]) -> String {
-    let mut out = String::from("created_at,actor_id,action,target_kind,target_id,ip,user_agent,details\r\n");
-    for e in events {
+fn audit_csv(records: &[AuditRecord]) -> String {
+    let mut out = String::from(
+        "seq,id,created_at,actor_id,action,target_kind,target_id,ip,user_agent,details,prev_hash,hash\r\n",
+    );
+    for r in records {
+        let e = &r.event;
         let row = [
+            r.seq.to_string(),
+            e.id.to_string(),
             e.created_at.to_rfc3339(),
             e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
             e.action.clone(),
@@ -230,6 +237,8 @@ fn audit_csv(events: &[AuditEvent]) -> String {
             e.ip.clone().unwrap_or_default(),
             e.user_agent.clone().unwrap_or_default(),
             e.details.to_string(),
+            r.prev_hash.clone(),
+            r.hash.clone(),
         ];
         out.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
@@ -262,6 +271,7 @@ fn attachment(body: String, content_type: &'static str, file: &str) -> Result<Re
 pub async fn list_audit(
     State(st): State<AppState>,
     member: OrgMember,
+    meta: ClientMeta,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     member.require(Permission::ReadAuditLog)?;
@@ -298,6 +308,20 @@ pub async fn list_audit(
         limit,
     };
     let events = st.chat.store.list_audit(member.org_id(), &filter).await?;
+    if download {
+        // Taking a copy of the log out is itself on the record.
+        let details = serde_json::json!({
+            "format": if csv { "csv" } else { "json" },
+            "events": events.len(),
+            "actor_id": filter.actor_id,
+            "action": filter.action,
+            "from": filter.from,
+            "to": filter.to,
+        });
+        let org_id = member.org_id();
+        audit(&st, org_id, Some(member.user.id), "audit.export", ("organization", org_id.to_string()), &meta, details)
+            .await;
+    }
     if csv {
         return attachment(audit_csv(&events), "text/csv; charset=utf-8", "frontdesk-audit.csv");
     }
@@ -306,6 +330,21 @@ pub async fn list_audit(
         return attachment(body, "application/json", "frontdesk-audit.json");
     }
     Ok(Json(AuditList { events }).into_response())
+}
+
+/// Walks the organization's audit chain from its first event and reports the first link that
+/// does not hold: an event changed, removed or inserted.
+#[utoipa::path(get, path = "/api/app/orgs/{org_id}/audit/verify", tag = "app", security(("session_cookie" = [])),
+    params(("org_id" = OrgId, Path)),
+    responses(
+        (status = 200, body = AuditVerification, description = "`ok`, the events checked, and the first broken link or null"),
+        (status = 401, description = "not_authenticated", body = ErrorBody),
+        (status = 403, description = "forbidden", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ))]
+pub async fn verify_audit(State(st): State<AppState>, member: OrgMember) -> Result<Json<AuditVerification>, ApiError> {
+    member.require(Permission::ReadAuditLog)?;
+    Ok(Json(crate::admin::verify_audit_chain(&*st.chat.store, member.org_id()).await?))
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 mod app;
 #[path = "api/assistant.rs"]
 mod assistant;
+#[path = "api/audit.rs"]
+mod audit;
 #[path = "api/chat.rs"]
 mod chat;
 #[path = "api/dashboard.rs"]

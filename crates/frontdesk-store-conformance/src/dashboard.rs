@@ -19,7 +19,7 @@
 
 use crate::{START_MS, conflict, fresh_seed, not_found, ok};
 use frontdesk_core::analytics::{ConversationStat, ReactionStat};
-use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::audit::{self, AuditEvent, AuditHead, AuditRecord, GENESIS_HASH};
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{
@@ -80,6 +80,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     conversation_and_reaction_stats(&c, &w, &f).await;
     pages_and_conversions(&c, &w, &f).await;
     audit_filters(&c, &w).await;
+    audit_chain(&c).await;
     limits(&c).await;
 }
 
@@ -300,7 +301,7 @@ impl Ctx {
         ok(self.s().append_visitor_event(&event).await, "append visitor event");
     }
 
-    async fn audit(&self, org: OrgId, actor: Option<UserId>, action: &str) -> AuditEvent {
+    async fn audit(&self, org: OrgId, actor: Option<UserId>, action: &str) -> AuditRecord {
         let event = AuditEvent {
             id: AuditEventId::generate(self.clk(), self.ent()),
             org_id: org,
@@ -313,8 +314,9 @@ impl Ctx {
             details: json!({"action": action}),
             created_at: self.tick(),
         };
-        ok(self.s().append_audit(&event).await, "append audit");
-        event
+        let record = ok(self.s().append_audit(&event).await, "append audit");
+        assert_eq!(record.event, event, "the event is stored as given");
+        record
     }
 }
 
@@ -1470,8 +1472,9 @@ async fn audit_filters(c: &Ctx, w: &World) {
     }
     let in_b = c.audit(b, Some(w.bob.id), "site.create").await;
     let list = |filter: AuditFilter| async move { ok(s.list_audit(a, &filter).await, "audit") };
-    let expect =
-        |pred: &dyn Fn(&AuditEvent) -> bool| events.iter().rev().filter(|e| pred(e)).cloned().collect::<Vec<_>>();
+    let expect = |pred: &dyn Fn(&AuditEvent) -> bool| {
+        events.iter().rev().filter(|r| pred(&r.event)).cloned().collect::<Vec<_>>()
+    };
     let action = |text: &str| AuditFilter { action: Some(text.to_owned()), ..AuditFilter::default() };
 
     assert_eq!(list(AuditFilter::default()).await, expect(&|_| true), "newest first, A's only");
@@ -1498,7 +1501,7 @@ async fn audit_filters(c: &Ctx, w: &World) {
     for text in ["%", "_", "%.", "_.", "site%", "site_create", "%site.create", "site.c", "SITE.CREATE", ""] {
         assert!(list(action(text)).await.is_empty(), "{text:?} matches no action");
     }
-    let (t2, t5) = (events[1].created_at, events[4].created_at);
+    let (t2, t5) = (events[1].event.created_at, events[4].event.created_at);
     let range = AuditFilter { from: Some(t2), to: Some(t5), ..AuditFilter::default() };
     assert_eq!(list(range).await, expect(&|e| e.created_at >= t2 && e.created_at < t5), "[from, to)");
     assert_eq!(list(AuditFilter { from: Some(t2), to: Some(t5), ..AuditFilter::default() }).await.len(), 3);
@@ -1518,6 +1521,87 @@ async fn audit_filters(c: &Ctx, w: &World) {
     assert_eq!(ok(s.list_audit(b, &action("site.")).await, "B"), vec![in_b], "B's only");
     let b_by_alice = AuditFilter { actor_id: alice, ..AuditFilter::default() };
     assert!(ok(s.list_audit(b, &b_by_alice).await, "B by alice").is_empty(), "A's events are not B's");
+}
+
+// --- The audit log's hash chain: numbered and linked per organization, even under concurrent
+// appends; read back in order; another organization's chain is not this one's.
+
+async fn audit_chain(c: &Ctx) {
+    let s = c.s();
+    let a = c.org("Chain A", Plan::Pro, 0).await;
+    let b = c.org("Chain B", Plan::Pro, 0).await;
+    assert_eq!(ok(s.audit_head(a.id).await, "head before any event"), None);
+    assert!(ok(s.audit_chain(a.id, 0, 0).await, "empty chain").is_empty());
+
+    let first = c.audit(a.id, None, "chain.first").await;
+    assert_eq!((first.seq, first.prev_hash.as_str()), (1, GENESIS_HASH), "the first event links to nothing");
+    assert_eq!(first.hash, audit::chain_hash(&first.event, 1, GENESIS_HASH), "hash of the canonical form");
+    let in_b = c.audit(b.id, None, "chain.other").await;
+    assert_eq!(in_b.seq, 1, "each organization has its own chain");
+    let second = c.audit(a.id, None, "chain.second").await;
+    assert_eq!((second.seq, &second.prev_hash), (2, &first.hash), "linked to the previous event");
+    assert_eq!(ok(s.audit_head(a.id).await, "head"), Some(AuditHead { last_seq: 2, last_hash: second.hash.clone() }));
+
+    // Concurrent appends to one organization: 16 writers on a multi-threaded runtime.
+    let mut writers = Vec::new();
+    for w in 0..16 {
+        let store = c.store.clone();
+        let events: Vec<AuditEvent> = (0..12)
+            .map(|i| AuditEvent {
+                id: AuditEventId::generate(c.clk(), c.ent()),
+                org_id: a.id,
+                actor_id: None,
+                action: "chain.concurrent".to_owned(),
+                target_kind: "test".to_owned(),
+                target_id: format!("{w}-{i}"),
+                ip: Some("192.0.2.1".to_owned()),
+                user_agent: Some("conformance".to_owned()),
+                details: json!({ "writer": w, "i": i, "nested": { "z": 1, "a": [true, null, 1.5] } }),
+                created_at: c.tick(),
+            })
+            .collect();
+        writers.push(tokio::spawn(async move {
+            let mut sealed = Vec::new();
+            for e in &events {
+                sealed.push(store.append_audit(e).await?);
+            }
+            Ok::<_, StoreError>(sealed)
+        }));
+    }
+    let mut appended = vec![first.clone(), second.clone()];
+    for writer in writers {
+        appended.extend(ok(writer.await.expect("writer panicked"), "concurrent append"));
+    }
+    appended.sort_by_key(|r| r.seq);
+    let total = 2 + 16 * 12;
+    assert_eq!(
+        appended.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<i64>>(),
+        "no gap, no fork"
+    );
+
+    let chain = ok(s.audit_chain(a.id, 0, 0).await, "chain");
+    assert_eq!(chain, appended, "read back exactly as sealed, in order");
+    let head = ok(s.audit_head(a.id).await, "head");
+    let verdict = audit::verify_chain(a.id, &chain, head.as_ref());
+    assert_eq!((verdict.ok, verdict.checked), (true, total as u64), "{:?}", verdict.first_broken);
+
+    // Pages: after a seq, at most a limit.
+    let page = ok(s.audit_chain(a.id, 5, 3).await, "page");
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6, 7, 8]);
+    assert!(ok(s.audit_chain(a.id, total, 10).await, "past the end").is_empty());
+
+    // Another organization's chain holds only its own events; an unknown organization has none.
+    assert_eq!(ok(s.audit_chain(b.id, 0, 0).await, "B's chain"), vec![in_b.clone()]);
+    assert_eq!(ok(s.audit_head(b.id).await, "B's head").map(|h| h.last_seq), Some(1));
+    let nobody = OrgId::generate(c.clk(), c.ent());
+    assert!(ok(s.audit_chain(nobody, 0, 0).await, "unknown org").is_empty());
+    assert_eq!(ok(s.audit_head(nobody).await, "unknown org's head"), None);
+    assert!(!audit::verify_chain(b.id, &chain, head.as_ref()).ok, "A's events do not verify as B's");
+
+    // An id appended twice is refused and leaves the chain as it was.
+    assert!(s.append_audit(&first.event).await.is_err(), "an event is appended once");
+    assert_eq!(ok(s.audit_head(a.id).await, "head after a refused append"), head);
 }
 
 // --- Default and maximum page sizes, in an organization of their own.
@@ -1630,10 +1714,22 @@ async fn limits(c: &Ctx) {
     }
     let page = ok(s.list_audit(org.id, &AuditFilter::default()).await, "audit, no limit");
     assert_eq!(page.len(), 100, "limit 0 means 100");
-    assert_eq!(page[0].created_at, start.plus_millis(8 * 1251 - 1), "newest first");
+    assert_eq!(page[0].event.created_at, start.plus_millis(8 * 1251 - 1), "newest first");
     let page = ok(s.list_audit(org.id, &AuditFilter { limit: u32::MAX, ..AuditFilter::default() }).await, "audit, all");
     assert_eq!(page.len(), 10_000, "at most 10,000");
-    assert!(page.windows(2).all(|p| p[0].created_at > p[1].created_at), "newest first");
+    assert!(page.windows(2).all(|p| p[0].event.created_at > p[1].event.created_at), "newest first");
+    // The chain read in order: 0 means 1,000, at most 10,000; eight writers at once left no gap
+    // and no fork.
+    assert_eq!(ok(s.audit_chain(org.id, 0, 0).await, "chain, no limit").len(), 1000, "limit 0 means 1,000");
+    let first = ok(s.audit_chain(org.id, 0, u32::MAX).await, "chain, all");
+    assert_eq!(first.len(), 10_000, "at most 10,000");
+    let rest = ok(s.audit_chain(org.id, 10_000, u32::MAX).await, "chain, the rest");
+    let chain: Vec<AuditRecord> = first.into_iter().chain(rest).collect();
+    assert_eq!(chain.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=8 * 1251).collect::<Vec<i64>>());
+    let head = ok(s.audit_head(org.id).await, "head");
+    let verdict = audit::verify_chain(org.id, &chain, head.as_ref());
+    assert_eq!(verdict.first_broken, None, "concurrent appends keep one chain");
+    assert_eq!(verdict.checked, 8 * 1251);
 }
 
 /// Bot scenarios: drafts, published versions that never change, one start scenario per site, and

@@ -9,7 +9,7 @@
 //! against a database that holds other data; it needs a multi-threaded Tokio runtime for its
 //! races to be real.
 
-use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::audit::{AuditEvent, AuditRecord};
 use frontdesk_core::chat::{Chat, StartSession};
 use frontdesk_core::error::CoreError;
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
@@ -86,8 +86,8 @@ pub struct Snapshot {
     pub messages: Vec<Vec<Message>>,
     pub rating: Rating,
     pub settings: Vec<(String, String)>,
-    pub audit_a: Vec<AuditEvent>,
-    pub audit_b: Vec<AuditEvent>,
+    pub audit_a: Vec<AuditRecord>,
+    pub audit_b: Vec<AuditRecord>,
     /// The outbox events of the story's two organizations, oldest first.
     pub outbox: Vec<OutboxEvent>,
     /// Every article of the two sites, by id.
@@ -740,7 +740,8 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
             details: json!({"step": i, "names": ["a", "b"], "nested": {"ok": true}}),
             created_at: clock.now(),
         };
-        ok(store.append_audit(&event).await, "append audit");
+        let record = ok(store.append_audit(&event).await, "append audit");
+        assert_eq!((record.event, record.seq), (event.clone(), i as i64 + 1), "stored as given, numbered");
         audit.push(event);
     }
     let audit_b = AuditEvent {
@@ -757,13 +758,18 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
     };
     ok(store.append_audit(&audit_b).await, "append audit B");
     audit.reverse();
+    let events = |records: Vec<AuditRecord>| records.into_iter().map(|r| r.event).collect::<Vec<_>>();
     assert_eq!(
-        ok(store.list_audit(org_a.id, &audit_limit(10)).await, "audit A"),
+        events(ok(store.list_audit(org_a.id, &audit_limit(10)).await, "audit A")),
         audit,
         "audit newest first, org A only"
     );
-    assert_eq!(ok(store.list_audit(org_a.id, &audit_limit(2)).await, "audit A, 2"), audit[..2].to_vec(), "audit limit");
-    assert_eq!(ok(store.list_audit(org_b.id, &audit_limit(10)).await, "audit B"), vec![audit_b.clone()]);
+    assert_eq!(
+        events(ok(store.list_audit(org_a.id, &audit_limit(2)).await, "audit A, 2")),
+        audit[..2].to_vec(),
+        "audit limit"
+    );
+    assert_eq!(events(ok(store.list_audit(org_b.id, &audit_limit(10)).await, "audit B")), vec![audit_b.clone()]);
 
     // --- Visitor events: per site and visitor, newest first.
     let mut visits = Vec::new();

@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 use frontdesk_core::analytics::{ConversationStat, ReactionStat};
-use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::audit::{AuditEvent, AuditHead, AuditRecord};
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
@@ -83,7 +83,12 @@ impl PgStore {
             .max_connections(REALTIME_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(pool.connect_options().as_ref().clone());
-        Ok(PgStore { pool, realtime, sealer: None })
+        let store = PgStore { pool, realtime, sealer: None };
+        if let Err(e) = store.seal_unsealed_audit().await {
+            store.close().await;
+            return Err(e);
+        }
+        Ok(store)
     }
 
     /// Waits for the connections in use to be returned, then closes every connection.
@@ -237,6 +242,7 @@ macro_rules! audit_cols {
 }
 
 // After the column macros, which they use (macros are in scope below their definition only).
+mod audit;
 mod dashboard;
 mod scenarios;
 mod sealing;
@@ -1584,30 +1590,20 @@ impl Store for PgStore {
         rows.iter().map(visitor_event_from_row).collect()
     }
 
-    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO audit_events (",
-            audit_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(e.id.0)
-        .bind(e.org_id.0)
-        .bind(e.actor_id.map(|u| u.0))
-        .bind(&e.action)
-        .bind(&e.target_kind)
-        .bind(&e.target_id)
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.details)
-        .bind(e.created_at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(())
+    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<AuditRecord> {
+        self.append_audit_row(e).await
     }
 
-    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         self.list_audit_rows(org_id, filter).await
+    }
+
+    async fn audit_chain(&self, org_id: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.audit_chain_rows(org_id, after_seq, limit).await
+    }
+
+    async fn audit_head(&self, org_id: OrgId) -> StoreResult<Option<AuditHead>> {
+        self.audit_head_row(org_id).await
     }
 
     async fn create_article(&self, article: &frontdesk_core::knowledge::Article) -> StoreResult<()> {

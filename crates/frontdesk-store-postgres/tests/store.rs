@@ -755,7 +755,7 @@ mod dashboard {
         }
         let org = f.org;
         let list = |filter: AuditFilter| async move {
-            store.list_audit(org, &filter).await.expect("audit").into_iter().map(|e| e.action).collect::<Vec<_>>()
+            store.list_audit(org, &filter).await.expect("audit").into_iter().map(|r| r.event.action).collect::<Vec<_>>()
         };
         let by_action = |a: &str| AuditFilter { action: Some(a.to_owned()), ..AuditFilter::default() };
         assert_eq!(list(by_action("site.")).await, vec!["site.update", "site.create"], "newest first");
@@ -1105,5 +1105,98 @@ async fn encryption_at_rest_keeps_the_story_and_rotates_keys() {
     only_k2.close().await;
     wrong.close().await;
     raw.close().await.expect("close");
+    drop_schema(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_audit_chain_is_sealed_from_old_events_shared_by_nodes_and_refuses_changes() {
+    use frontdesk_core::audit::{self, AuditEvent, GENESIS_HASH};
+    let Some(url) =
+        fresh_database_url("the_audit_chain_is_sealed_from_old_events_shared_by_nodes_and_refuses_changes").await
+    else {
+        return;
+    };
+    // The schema as it was before the chain: the crate's migrations below 0011.
+    let old = std::env::temp_dir().join(format!("frontdesk-pg-below-11-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&old).expect("migrations dir");
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).expect("migrations") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let version: u32 = name.split('_').next().and_then(|v| v.parse().ok()).expect("numbered migration");
+        if version < 11 {
+            std::fs::copy(entry.path(), old.join(&name)).expect("copy migration");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.as_path()).await.expect("old migrations");
+    let mut raw = sqlx::PgConnection::connect(&url).await.expect("raw connection");
+    migrator.run(&mut raw).await.expect("migrate the old schema");
+    let _ = std::fs::remove_dir_all(&old);
+    let org = Uuid::now_v7();
+    for (action, at) in [("old.second", 2000_i64), ("old.first", 1000)] {
+        sqlx::query(
+            "INSERT INTO audit_events (id, org_id, actor_id, action, target_kind, target_id, ip, user_agent, \
+             details, created_at) VALUES ($1, $2, NULL, $3, 'site', 's', NULL, 'ua', $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(org)
+        .bind(action)
+        .bind(serde_json::json!({ "zeta": 1, "alpha": { "b": [1.5, null], "a": "x" } }))
+        .bind(at)
+        .execute(&mut raw)
+        .await
+        .expect("an event from before the chain");
+    }
+
+    // Three nodes start together: the old events are sealed once, in the order they happened.
+    let (a, b, c) = tokio::join!(PgStore::connect(&url), PgStore::connect(&url), PgStore::connect(&url));
+    let nodes = [a.expect("node a"), b.expect("node b"), c.expect("node c")];
+    let sealed = nodes[1].audit_chain(OrgId(org), 0, 0).await.expect("chain");
+    assert_eq!(
+        sealed.iter().map(|r| (r.seq, r.event.action.as_str())).collect::<Vec<_>>(),
+        [(1, "old.first"), (2, "old.second")]
+    );
+    assert_eq!(sealed[0].prev_hash, GENESIS_HASH);
+
+    // Then they append to the same organization at once: one chain, no gap, no fork.
+    let mut tasks = Vec::new();
+    for (i, node) in nodes.iter().cycle().take(30).enumerate() {
+        let node = node.clone();
+        let event = AuditEvent {
+            id: AuditEventId(Uuid::now_v7()),
+            action: format!("node.append.{i}"),
+            created_at: Timestamp(3000 + i as i64),
+            ..sealed[0].event.clone()
+        };
+        tasks.push(tokio::spawn(async move { node.append_audit(&event).await }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("append from a node");
+    }
+    let chain = nodes[2].audit_chain(OrgId(org), 0, 0).await.expect("chain");
+    let head = nodes[0].audit_head(OrgId(org)).await.expect("head");
+    assert_eq!(chain.len(), 32);
+    let verdict = audit::verify_chain(OrgId(org), &chain, head.as_ref());
+    assert!(verdict.ok, "{:?}", verdict.first_broken);
+    assert_eq!(&chain[..2], &sealed[..], "sealed once: later nodes did not reseal");
+
+    // The database refuses to change or remove an event.
+    for sql in [
+        "UPDATE audit_events SET action = 'forged' WHERE id = $1",
+        "UPDATE audit_events SET details = '{}' WHERE id = $1",
+        "UPDATE audit_events SET hash = NULL WHERE id = $1",
+        "DELETE FROM audit_events WHERE id = $1",
+    ] {
+        let refused = sqlx::query(sql).bind(chain[0].event.id.0).execute(&mut raw).await;
+        let message = refused.expect_err(sql).to_string();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
+    let truncate = sqlx::query("TRUNCATE audit_events").execute(&mut raw).await;
+    assert!(truncate.expect_err("truncate").to_string().contains("append-only"));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events").fetch_one(&mut raw).await.expect("count");
+    assert_eq!(left, 32);
+    raw.close().await.expect("close");
+    for node in nodes {
+        node.close().await;
+    }
     drop_schema(&url).await;
 }

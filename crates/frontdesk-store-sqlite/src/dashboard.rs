@@ -504,9 +504,16 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn list_audit_rows(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
-        let mut q =
-            QueryBuilder::<Sqlite>::new(concat!("SELECT ", audit_cols!(), " FROM audit_events WHERE org_id = "));
+    pub(crate) async fn list_audit_rows(
+        &self,
+        org_id: OrgId,
+        filter: &AuditFilter,
+    ) -> StoreResult<Vec<frontdesk_core::audit::AuditRecord>> {
+        let mut q = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            audit_cols!(),
+            ", seq, prev_hash, hash FROM audit_events WHERE org_id = "
+        ));
         q.push_bind(id(org_id.0));
         if let Some(actor) = filter.actor_id {
             q.push(" AND actor_id = ").push_bind(id(actor.0));
@@ -531,7 +538,7 @@ impl SqliteStore {
         }
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(effective_limit(filter.limit, 100, 10_000));
         let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
-        rows.iter().map(audit_from_row).collect()
+        rows.iter().map(super::audit::record_from_row).collect()
     }
 }
 

@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use frontdesk_core::analytics::{ConversationStat, ReactionStat};
-use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::audit::{AuditEvent, AuditHead, AuditRecord};
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
@@ -109,7 +109,12 @@ impl SqliteStore {
                 return Err(map_err(e));
             }
         };
-        Ok(SqliteStore { writer, reader, sealer: None })
+        let store = SqliteStore { writer, reader, sealer: None };
+        if let Err(e) = store.seal_unsealed_audit().await {
+            store.close().await;
+            return Err(e);
+        }
+        Ok(store)
     }
 
     /// Waits for the connections in use to be returned, then closes every connection.
@@ -326,6 +331,7 @@ macro_rules! audit_cols {
 }
 
 // Declared after the column macros, which are in scope only below their definitions.
+mod audit;
 mod dashboard;
 mod scenarios;
 mod sealing;
@@ -1703,26 +1709,20 @@ impl Store for SqliteStore {
         rows.iter().map(visitor_event_from_row).collect()
     }
 
-    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO audit_events (", audit_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(id(e.id.0))
-            .bind(id(e.org_id.0))
-            .bind(opt_id(e.actor_id.map(|u| u.0)))
-            .bind(&e.action)
-            .bind(&e.target_kind)
-            .bind(&e.target_id)
-            .bind(&e.ip)
-            .bind(&e.user_agent)
-            .bind(to_json(&e.details)?)
-            .bind(e.created_at.0)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<AuditRecord> {
+        self.append_audit_row(e).await
     }
 
-    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         self.list_audit_rows(org_id, filter).await
+    }
+
+    async fn audit_chain(&self, org_id: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.audit_chain_rows(org_id, after_seq, limit).await
+    }
+
+    async fn audit_head(&self, org_id: OrgId) -> StoreResult<Option<AuditHead>> {
+        self.audit_head_row(org_id).await
     }
 
     async fn create_article(&self, article: &frontdesk_core::knowledge::Article) -> StoreResult<()> {

@@ -508,3 +508,88 @@ async fn encryption_at_rest_keeps_the_story_and_rotates_keys() {
     let wrong = open(&path).await.with_sealer(sealer(KEY_1));
     assert!(matches!(wrong.list_messages(ids.concurrent, 0, 500).await, Err(StoreError::Backend(_))));
 }
+
+/// Copies the crate's migrations numbered below `before` into `dir`: the schema as it was.
+async fn migrate_below(dir: &Path, db: &Path, before: u32) -> sqlx::SqliteConnection {
+    let old = dir.join(format!("migrations-below-{before}"));
+    std::fs::create_dir_all(&old).expect("migrations dir");
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).expect("migrations") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let version: u32 = name.split('_').next().and_then(|v| v.parse().ok()).expect("numbered migration");
+        if version < before {
+            std::fs::copy(entry.path(), old.join(&name)).expect("copy migration");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.as_path()).await.expect("old migrations");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db).create_if_missing(true);
+    let mut raw = sqlx::SqliteConnection::connect_with(&options).await.expect("raw connection");
+    migrator.run(&mut raw).await.expect("migrate the old schema");
+    raw
+}
+
+#[tokio::test]
+async fn events_from_before_the_chain_are_sealed_in_order_and_the_database_refuses_changes() {
+    use frontdesk_core::audit::{self, AuditEvent, GENESIS_HASH};
+    let dir = TempDir::new("audit-chain");
+    let path = dir.path().join("frontdesk.db");
+    let mut raw = migrate_below(dir.path(), &path, 11).await;
+    let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
+    // Out of insertion order on purpose: the chain follows the time they happened.
+    for (org, action, at) in [(org_a, "a.second", 2000), (org_b, "b.only", 1500), (org_a, "a.first", 1000)] {
+        sqlx::query(
+            "INSERT INTO audit_events (id, org_id, actor_id, action, target_kind, target_id, ip, user_agent, \
+             details, created_at) VALUES (?, ?, NULL, ?, 'site', 's', '192.0.2.7', NULL, ?, ?)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(org.to_string())
+        .bind(action)
+        .bind(r#"{"z":1,"a":["x"]}"#)
+        .bind(at)
+        .execute(&mut raw)
+        .await
+        .expect("an event from before the chain");
+    }
+    raw.close().await.expect("close");
+
+    let store = open(&path).await;
+    let chain_a = store.audit_chain(OrgId(org_a), 0, 0).await.expect("chain A");
+    assert_eq!(
+        chain_a.iter().map(|r| (r.seq, r.event.action.as_str())).collect::<Vec<_>>(),
+        [(1, "a.first"), (2, "a.second")]
+    );
+    assert_eq!(chain_a[0].prev_hash, GENESIS_HASH);
+    let head_a = store.audit_head(OrgId(org_a)).await.expect("head A");
+    assert!(audit::verify_chain(OrgId(org_a), &chain_a, head_a.as_ref()).ok, "sealed chain A verifies");
+    let chain_b = store.audit_chain(OrgId(org_b), 0, 0).await.expect("chain B");
+    let head_b = store.audit_head(OrgId(org_b)).await.expect("head B");
+    assert!(audit::verify_chain(OrgId(org_b), &chain_b, head_b.as_ref()).ok && chain_b.len() == 1);
+
+    // New events continue the sealed chain.
+    let next = AuditEvent { id: AuditEventId(Uuid::now_v7()), created_at: Timestamp(3000), ..chain_a[1].event.clone() };
+    let sealed = store.append_audit(&next).await.expect("append");
+    assert_eq!((sealed.seq, &sealed.prev_hash), (3, &chain_a[1].hash));
+    store.close().await;
+
+    // Reopening seals nothing twice.
+    let store = open(&path).await;
+    assert_eq!(store.audit_chain(OrgId(org_a), 0, 0).await.expect("chain A again")[..2], chain_a[..]);
+    store.close().await;
+
+    // The database itself refuses to change or remove an event, sealed or not.
+    let mut raw = raw_connection(&path).await;
+    let id = chain_a[0].event.id.to_string();
+    for sql in [
+        "UPDATE audit_events SET action = 'forged' WHERE id = ?",
+        "UPDATE audit_events SET details = '{}' WHERE id = ?",
+        "UPDATE audit_events SET hash = NULL WHERE id = ?",
+        "DELETE FROM audit_events WHERE id = ?",
+    ] {
+        let refused = sqlx::query(sql).bind(&id).execute(&mut raw).await;
+        let message = refused.expect_err(sql).to_string();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events").fetch_one(&mut raw).await.expect("count");
+    assert_eq!(left, 4);
+    raw.close().await.expect("close");
+}

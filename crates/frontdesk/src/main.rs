@@ -7,11 +7,12 @@ mod storage;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::chat::Chat;
 use frontdesk_core::kb::KnowledgeBase;
 use frontdesk_core::plans::Plan;
 use frontdesk_core::roles::Role;
-use frontdesk_core::{OrgId, SiteId, ports::Clock, ports::Entropy};
+use frontdesk_core::{AuditEventId, OrgId, SiteId, ports::Clock, ports::Entropy};
 use frontdesk_server::env::{OsEntropy, SystemClock};
 use serde_json::json;
 use settings::{LogFormat, Settings, StorageFlags};
@@ -84,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +107,17 @@ enum KeysCommand {
         /// Values per batch.
         #[arg(long, default_value_t = 500)]
         batch: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check an organization's audit log against its hash chain; exits non-zero if a link is broken.
+    Verify {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -239,6 +256,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Org { command: OrgCommand::Create { name, plan, json } } => {
             let org = frontdesk_server::admin::create_org(&chat, &name, plan).await?;
+            let details = json!({"name": org.name, "plan": org.plan});
+            cli_audit(&chat, org.id, "org.create", ("organization", org.id.to_string()), details).await;
             print_result(
                 json,
                 &json!({"id": org.id, "name": org.name, "plan": org.plan}),
@@ -249,6 +268,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command: UserCommand::Create { email, name, password, org, role, json } } => {
             let user =
                 frontdesk_server::admin::create_user(&chat, &email, &name, &password, org.map(|o| (o, role))).await?;
+            if let Some(org_id) = org {
+                let details = json!({"email": user.email, "role": role});
+                cli_audit(&chat, org_id, "team.join", ("user", user.id.to_string()), details).await;
+            }
             print_result(
                 json,
                 &json!({"id": user.id, "email": user.email, "org_id": org, "role": org.map(|_| role)}),
@@ -258,6 +281,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Site { command: SiteCommand::Create { org, name, allowed_origins, json } } => {
             let site = frontdesk_server::admin::create_site(&chat, org, &name, &allowed_origins).await?;
+            let details = json!({"name": site.name, "allowed_origins": site.allowed_origins});
+            cli_audit(&chat, site.org_id, "site.create", ("site", site.id.to_string()), details).await;
             print_result(
                 json,
                 &json!({"id": site.id, "org_id": site.org_id, "name": site.name, "public_key": site.public_key,
@@ -273,6 +298,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let site = kb::find_site(&*storage.store(), site).await?;
             let knowledge = KnowledgeBase::new(storage.store(), clock.clone(), entropy.clone());
             let report = kb::import_dir(&knowledge, &site, &dir).await?;
+            let details = json!({"site_id": site.id, "created": report.created, "updated": report.updated});
+            cli_audit(&chat, site.org_id, "article.import", ("site", site.id.to_string()), details).await;
             print_result(
                 json,
                 &json!({"created": report.created, "updated": report.updated}),
@@ -322,9 +349,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("exported {written} articles of {} to {}", site.name, dir.display());
             Ok(())
         }
+        Command::Audit { command: AuditCommand::Verify { org, json } } => {
+            let store = storage.store();
+            store.get_org(org).await.with_context(|| format!("organization {org}"))?;
+            let verdict = frontdesk_server::admin::verify_audit_chain(&*store, org).await?;
+            let text = match &verdict.first_broken {
+                None => format!("audit log of {org}: intact, {} events checked", verdict.checked),
+                Some(b) => format!(
+                    "audit log of {org}: BROKEN at event {} ({}){}, after {} intact events",
+                    b.seq,
+                    serde_json::to_value(b.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                    b.id.map(|id| format!(", id {id}")).unwrap_or_default(),
+                    verdict.checked
+                ),
+            };
+            print_result(json, &serde_json::to_value(&verdict)?, &text);
+            if verdict.ok { Ok(()) } else { Err(anyhow::anyhow!("the audit chain of organization {org} is broken")) }
+        }
     };
     storage.close().await;
     result
+}
+
+/// Records an administrative action taken on the command line: no user, no address; the user
+/// agent says where it came from. A failure is reported, not fatal: the action is done.
+async fn cli_audit(chat: &Chat, org_id: OrgId, action: &str, target: (&str, String), details: serde_json::Value) {
+    let event = AuditEvent {
+        id: AuditEventId::generate(&*chat.clock, &*chat.entropy),
+        org_id,
+        actor_id: None,
+        action: action.to_owned(),
+        target_kind: target.0.to_owned(),
+        target_id: target.1,
+        ip: None,
+        user_agent: Some(concat!("frontdesk-cli/", env!("CARGO_PKG_VERSION")).to_owned()),
+        details,
+        created_at: chat.clock.now(),
+    };
+    if let Err(e) = chat.store.append_audit(&event).await {
+        eprintln!("warning: could not write the audit event for {action}: {e}");
+    }
 }
 
 fn print_result(json: bool, value: &serde_json::Value, text: &str) {

@@ -414,3 +414,55 @@ async fn backup_while_serving_and_restore_after_losing_the_database() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(backup.parent().expect("dir"));
 }
+
+#[tokio::test]
+async fn audit_verify_passes_an_intact_log_and_fails_on_an_edited_event() {
+    let dir = temp_dir("audit");
+    let data = dir.join("data");
+    let storage = vec!["--data-dir".to_owned(), data.display().to_string()];
+    let org = cli_json(&storage, &["org", "create", "--name", "Acme"]).await;
+    let org_id = org["id"].as_str().expect("org id").to_owned();
+    cli_json(&storage, &["site", "create", "--org", &org_id, "--name", "Shop"]).await;
+    cli_json(&storage, &["site", "create", "--org", &org_id, "--name", "Blog"]).await;
+
+    // The command line's own actions are on the record, and the chain holds.
+    let verdict = cli_json(&storage, &["audit", "verify", "--org", &org_id]).await;
+    assert_eq!(verdict, json!({"ok": true, "checked": 3, "first_broken": null}));
+
+    // Someone with the database file edits the second event, getting past the trigger first.
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("frontdesk.db"));
+    let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.expect("open the file");
+    let refused = sqlx::query("UPDATE audit_events SET action = 'site.delete' WHERE org_id = ? AND seq = 2")
+        .bind(&org_id)
+        .execute(&mut raw)
+        .await;
+    assert!(refused.is_err(), "the trigger refuses the edit");
+    sqlx::query("DROP TRIGGER audit_events_no_update").execute(&mut raw).await.expect("drop the trigger");
+    let edited = sqlx::query("UPDATE audit_events SET action = 'site.delete' WHERE org_id = ? AND seq = 2")
+        .bind(&org_id)
+        .execute(&mut raw)
+        .await
+        .expect("edit");
+    assert_eq!(edited.rows_affected(), 1);
+    sqlx::Connection::close(raw).await.expect("close");
+
+    let out = frontdesk(&storage).args(["audit", "verify", "--org", &org_id, "--json"]).output().await.expect("run");
+    assert!(!out.status.success(), "a broken chain exits non-zero");
+    let verdict: Value = serde_json::from_slice(&out.stdout).expect("JSON verdict");
+    assert_eq!(verdict["ok"], false);
+    assert_eq!(verdict["checked"], 1);
+    assert_eq!(verdict["first_broken"]["seq"], 2);
+    assert_eq!(verdict["first_broken"]["reason"], "hash_mismatch");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Without --json it says so in words.
+    let out = frontdesk(&storage).args(["audit", "verify", "--org", &org_id]).output().await.expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BROKEN at event 2 (hash_mismatch)"));
+
+    // An unknown organization is an error, not an empty success.
+    let nobody = "01890000-0000-7000-8000-000000000000";
+    let out = frontdesk(&storage).args(["audit", "verify", "--org", nobody]).output().await.expect("run");
+    assert!(!out.status.success(), "unknown organization");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -178,6 +178,7 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
         (P(ManageSites), call(Method::GET, "/insights".into(), None)),
         (P(ManageKnowledge), call(Method::GET, "/unanswered".into(), None)),
         (P(ReadAuditLog), call(Method::GET, "/audit?action=site.".into(), None)),
+        (P(ReadAuditLog), call(Method::GET, "/audit/verify".into(), None)),
         (P(ManageBots), call(Method::GET, format!("/sites/{s}/scenarios"), None)),
         (P(ManageBots), call(Method::POST, format!("/sites/{s}/scenarios"), Some(json!({"name": "New bot"})))),
         (P(ManageBots), call(Method::GET, format!("/scenarios/{scenario}"), None)),

@@ -3,7 +3,7 @@
 use crate::support::*;
 use async_trait::async_trait;
 use frontdesk_core::analytics::{ConversationStat, ReactionStat};
-use frontdesk_core::audit::AuditEvent;
+use frontdesk_core::audit::{AuditEvent, AuditHead, AuditRecord};
 use frontdesk_core::events::OutboxEvent;
 use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::knowledge::{Article, ArticleId};
@@ -84,6 +84,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/orgs/{org_id}/insights", &["get"]),
     ("/api/app/orgs/{org_id}/unanswered", &["get"]),
     ("/api/app/orgs/{org_id}/audit", &["get"]),
+    ("/api/app/orgs/{org_id}/audit/verify", &["get"]),
     ("/api/app/orgs/{org_id}/articles", &["get", "post"]),
     ("/api/app/orgs/{org_id}/articles/{id}", &["get", "patch", "delete"]),
     ("/api/app/orgs/{org_id}/articles/{id}/publish", &["post"]),
@@ -359,7 +360,7 @@ impl Store for GatedStore {
     async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating> {
         self.inner.get_rating(conversation_id).await
     }
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<AuditRecord> {
         self.inner.append_audit(event).await
     }
     async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
@@ -379,8 +380,14 @@ impl Store for GatedStore {
     ) -> StoreResult<Vec<VisitorEvent>> {
         self.inner.list_visitor_events(site_id, visitor_id, limit).await
     }
-    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit(&self, org_id: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         self.inner.list_audit(org_id, filter).await
+    }
+    async fn audit_chain(&self, org_id: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.inner.audit_chain(org_id, after_seq, limit).await
+    }
+    async fn audit_head(&self, org_id: OrgId) -> StoreResult<Option<AuditHead>> {
+        self.inner.audit_head(org_id).await
     }
     async fn compare_and_set_setting(&self, key: &str, expected: &str, value: &str) -> StoreResult<bool> {
         self.inner.compare_and_set_setting(key, expected, value).await

@@ -45,8 +45,15 @@ pub struct TestServer {
     pub site: Site,
     /// Of `other_org`, allowing [`OTHER_SHOP`].
     pub other_site: Site,
+    /// Where the data is, for tests that go behind the server's back.
+    pub database: Database,
     shutdown: Option<oneshot::Sender<()>>,
     dir: Option<PathBuf>,
+}
+
+pub enum Database {
+    SqliteFile(PathBuf),
+    Postgres(String),
 }
 
 impl Drop for TestServer {
@@ -71,18 +78,18 @@ pub fn roomy_config() -> ServerConfig {
 impl TestServer {
     /// `None` only for PostgreSQL when no test database is configured (outside CI).
     pub async fn start(backend: Backend, name: &str, config: ServerConfig) -> Option<TestServer> {
-        let (store, dir): (Arc<dyn Store>, Option<PathBuf>) = match backend {
+        let (store, dir, database): (Arc<dyn Store>, Option<PathBuf>, Database) = match backend {
             Backend::Sqlite => {
                 let dir =
                     std::env::temp_dir().join(format!("frontdesk-server-{name}-{}", uuid::Uuid::now_v7().simple()));
                 std::fs::create_dir_all(&dir).expect("temp dir");
-                let store =
-                    SqliteStore::open(&dir.join("frontdesk.db"), SqliteOptions::default()).await.expect("open sqlite");
-                (Arc::new(store), Some(dir))
+                let file = dir.join("frontdesk.db");
+                let store = SqliteStore::open(&file, SqliteOptions::default()).await.expect("open sqlite");
+                (Arc::new(store), Some(dir), Database::SqliteFile(file))
             }
             Backend::Postgres => {
                 let url = frontdesk_testkit::pg::fresh_database_url(name).await?;
-                (Arc::new(PgStore::connect(&url).await.expect("connect to postgres")), None)
+                (Arc::new(PgStore::connect(&url).await.expect("connect to postgres")), None, Database::Postgres(url))
             }
         };
         let clock = Arc::new(FixedClock::at(START_MS));
@@ -132,6 +139,7 @@ impl TestServer {
             outsider,
             site,
             other_site,
+            database,
             shutdown: Some(tx),
             dir,
         })
