@@ -21,6 +21,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -192,10 +193,10 @@ impl Webhooks {
         let mut out = Vec::new();
         for e in events {
             let Some(event_type) = WebhookEventType::of(&e.event) else { continue };
-            if !endpoints.contains_key(&e.org_id) {
+            if let Entry::Vacant(slot) = endpoints.entry(e.org_id) {
                 let mut list = self.store.list_webhook_endpoints(e.org_id).await?;
                 list.retain(|ep| ep.enabled);
-                endpoints.insert(e.org_id, list);
+                slot.insert(list);
             }
             let subscribed: Vec<&WebhookEndpoint> = endpoints
                 .get(&e.org_id)
