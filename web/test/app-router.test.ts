@@ -20,6 +20,7 @@ describe('hash routes', () => {
     expect(parseRoute('#/account')).toEqual({ name: 'account' });
     expect(parseRoute('#/bots')).toEqual({ name: 'bots' });
     expect(parseRoute('#/bots/sc_1')).toEqual({ name: 'bot', id: 'sc_1' });
+    expect(parseRoute('#/webhooks')).toEqual({ name: 'webhooks' });
   });
 
   it('carries query parameters to a new article and decodes ids', () => {

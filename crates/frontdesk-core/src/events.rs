@@ -46,6 +46,13 @@ pub enum DomainEvent {
         author_id: UserId,
         mentions: Vec<UserId>,
     },
+    /// The widget's `identify` told who the visitor is, in this conversation (session).
+    VisitorIdentified {
+        conversation_id: ConversationId,
+        site_id: SiteId,
+        visitor_id: VisitorId,
+        verified: bool,
+    },
 }
 
 impl DomainEvent {
@@ -59,6 +66,7 @@ impl DomainEvent {
             Self::ReactionSet { .. } => "message.reaction_set",
             Self::Assigned { .. } => "conversation.assigned",
             Self::NoteCreated { .. } => "note.created",
+            Self::VisitorIdentified { .. } => "visitor.identified",
         }
     }
 
@@ -70,7 +78,8 @@ impl DomainEvent {
             | Self::RatingCreated { conversation_id, .. }
             | Self::ReactionSet { conversation_id, .. }
             | Self::Assigned { conversation_id, .. }
-            | Self::NoteCreated { conversation_id, .. } => *conversation_id,
+            | Self::NoteCreated { conversation_id, .. }
+            | Self::VisitorIdentified { conversation_id, .. } => *conversation_id,
         }
     }
 

@@ -76,6 +76,14 @@ crate::id_type!(
     /// A bot scenario (a flow) of a site.
     ScenarioId
 );
+crate::id_type!(
+    /// An organization's outgoing webhook endpoint.
+    WebhookEndpointId
+);
+crate::id_type!(
+    /// One event sent (or to be sent) to one webhook endpoint, with its retries.
+    WebhookDeliveryId
+);
 
 #[cfg(test)]
 mod tests {

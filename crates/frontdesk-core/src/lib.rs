@@ -25,6 +25,7 @@ pub mod store;
 pub mod team;
 pub mod time;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::CoreError;
 pub use ids::*;

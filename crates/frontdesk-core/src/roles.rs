@@ -52,6 +52,8 @@ pub enum Permission {
     ManageBilling,
     /// Export and erase visitor data (GDPR).
     ManagePrivacy,
+    /// Outgoing webhooks: endpoints, their secrets, the delivery log.
+    ManageWebhooks,
 }
 
 use Role::{Admin, Member, Owner};
@@ -66,6 +68,7 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     (Permission::ManageTeam, &[Owner, Admin]),
     (Permission::ReadAuditLog, &[Owner, Admin]),
     (Permission::ManagePrivacy, &[Owner, Admin]),
+    (Permission::ManageWebhooks, &[Owner, Admin]),
     (Permission::ManageBilling, &[Owner]),
 ];
 
@@ -85,6 +88,7 @@ mod tests {
             Permission::ReadAuditLog,
             Permission::ManageBilling,
             Permission::ManagePrivacy,
+            Permission::ManageWebhooks,
         ];
         for p in all {
             assert_eq!(PERMISSIONS.iter().filter(|(q, _)| *q == p).count(), 1, "{p:?}");
@@ -101,6 +105,8 @@ mod tests {
         assert!(!Member.allows(Permission::ManageTeam));
         assert!(Admin.allows(Permission::ManageSites));
         assert!(!Admin.allows(Permission::ManageBilling));
+        assert!(Admin.allows(Permission::ManageWebhooks));
+        assert!(!Member.allows(Permission::ManageWebhooks));
     }
 
     #[test]

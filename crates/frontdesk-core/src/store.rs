@@ -16,6 +16,7 @@ use crate::scenarios::{FlowState, Scenario, ScenarioVersion};
 use crate::status::ConversationStatus;
 use crate::team::{Invite, Member, NotificationPrefs};
 use crate::time::Timestamp;
+use crate::webhooks::{DeliveryFilter, WebhookDelivery, WebhookEndpoint};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -203,11 +204,14 @@ pub trait Store: Send + Sync + 'static {
     async fn get_visitor(&self, site_id: SiteId, id: VisitorId) -> StoreResult<Visitor>;
     async fn touch_visitor(&self, site_id: SiteId, id: VisitorId, seen_at: Timestamp) -> StoreResult<()>;
     /// Records what `identify` said: given fields replace the stored ones; a given `user_id` also
-    /// sets `verified`. `NotFound` for another site's visitor.
+    /// sets `verified`. Writes `visitor.identified` (naming `conversation_id`, the session it was
+    /// said in) to the outbox in the same transaction. `NotFound` for another site's visitor, or
+    /// a conversation that is not this visitor's on this site.
     async fn identify_visitor(
         &self,
         site_id: SiteId,
         id: VisitorId,
+        conversation_id: ConversationId,
         identity: &VisitorIdentity,
     ) -> StoreResult<Visitor>;
     /// The site's visitors (devices) that carry this user id *verified*, oldest first, at most
@@ -379,6 +383,39 @@ pub trait Store: Send + Sync + 'static {
     /// wins; returns how many it rewrote (0: every value is sealed with the primary key). A store
     /// without a key ring rewrites nothing.
     async fn reseal(&self, limit: u32) -> StoreResult<u64>;
+
+    // Outgoing webhooks: endpoints and their deliveries.
+
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    async fn get_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<WebhookEndpoint>;
+    /// Oldest first.
+    async fn list_webhook_endpoints(&self, org_id: OrgId) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// Replaces everything but the ids and `created_at`; scoped by the endpoint's org.
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    /// Deletes the endpoint and its deliveries.
+    async fn delete_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<()>;
+    /// Inserts the deliveries, skipping any whose endpoint already has one for the same outbox
+    /// event (so nodes racing over one event enqueue it once), and any whose endpoint is not
+    /// the delivery's organization's. Returns how many were inserted.
+    async fn create_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<u64>;
+    async fn get_webhook_delivery(&self, org_id: OrgId, id: WebhookDeliveryId) -> StoreResult<WebhookDelivery>;
+    async fn list_webhook_deliveries(
+        &self,
+        org_id: OrgId,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Claims up to `limit` pending deliveries due at `now` whose lease is free (none, or ended
+    /// before `now`), earliest due first, leasing them until `lease_until`: of several nodes
+    /// asking at once, each delivery goes to one.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Writes an attempt's outcome (or a redelivery): status, counts, times, last code and error;
+    /// releases the lease. Scoped by the delivery's org.
+    async fn update_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()>;
 
     // The knowledge base's gap report and analytics.
 

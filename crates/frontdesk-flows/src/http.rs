@@ -71,22 +71,9 @@ impl HttpExecutor {
             "DELETE" => Method::DELETE,
             other => return HttpOutcome::failed(format!("method {other} is not allowed")),
         };
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // An environment proxy would resolve the name itself and bypass the address check.
-            .no_proxy()
-            .timeout(call.timeout)
-            .user_agent("frontdesk-flows");
-        if !self.allow_private {
-            match self.pinned_address(&url).await {
-                Ok(Some((name, addr))) => builder = builder.resolve(&name, addr),
-                Ok(None) => {}
-                Err(refusal) => return HttpOutcome::failed(refusal),
-            }
-        }
-        let client = match builder.build() {
+        let client = match guarded_client(&url, self.allow_private, call.timeout, "frontdesk-flows").await {
             Ok(c) => c,
-            Err(e) => return HttpOutcome::failed(format!("cannot build the HTTP client: {}", describe(&e))),
+            Err(refusal) => return HttpOutcome::failed(refusal),
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &call.headers {
@@ -106,7 +93,7 @@ impl HttpExecutor {
         }
         let mut response = match request.headers(headers).send().await {
             Ok(r) => r,
-            Err(e) => return HttpOutcome::failed(describe(&e)),
+            Err(e) => return HttpOutcome::failed(describe_error(&e)),
         };
         let status = Some(response.status().as_u16());
         let too_big = || HttpOutcome { status, body: None, error: Some("the response body is over 1 MiB".to_owned()) };
@@ -123,7 +110,7 @@ impl HttpExecutor {
                     bytes.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return HttpOutcome { status, body: None, error: Some(describe(&e)) },
+                Err(e) => return HttpOutcome { status, body: None, error: Some(describe_error(&e)) },
             }
         }
         let body = (!bytes.is_empty()).then(|| {
@@ -132,31 +119,65 @@ impl HttpExecutor {
         });
         HttpOutcome { status, body, error: None }
     }
+}
 
-    /// Checks the URL's address. For a name: resolves it and returns the public address to pin.
-    async fn pinned_address(&self, url: &Url) -> Result<Option<(String, SocketAddr)>, String> {
-        let refused = |ip: IpAddr| format!("refused: {ip} is not a public address");
-        let host = url.host_str().ok_or_else(|| "the URL has no host".to_owned())?;
-        let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-        if let Ok(ip) = literal.parse::<IpAddr>() {
-            return if is_public_ip(ip) { Ok(None) } else { Err(refused(ip)) };
-        }
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<SocketAddr> =
-            tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
-        // Only the checked address is ever contacted, so skipping private ones is safe.
-        match addrs.iter().find(|a| is_public_ip(a.ip())) {
-            Some(addr) => Ok(Some((host.to_owned(), *addr))),
-            None => match addrs.first() {
-                Some(a) => Err(format!("refused: {host} resolves to {}, not a public address", a.ip())),
-                None => Err(format!("cannot resolve {host}")),
-            },
-        }
+/// A client for requests to `url` only, guarded against server-side request forgery: unless
+/// `allow_private`, a non-public address is refused (the error says why) and a name is resolved
+/// here and the connection pinned to the checked address (no DNS rebinding between check and
+/// connect); proxies and redirects are off; every request times out after `timeout`. Shared by
+/// scenarios' HTTP nodes and the server's outgoing webhooks.
+pub async fn guarded_client(
+    url: &Url,
+    allow_private: bool,
+    timeout: Duration,
+    user_agent: &str,
+) -> Result<reqwest::Client, String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("only http and https URLs are allowed".to_owned());
+    }
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        // An environment proxy would resolve the name itself and bypass the address check.
+        .no_proxy()
+        .timeout(timeout)
+        .user_agent(user_agent);
+    if !allow_private && let Some((name, addr)) = pinned_address(url).await? {
+        builder = builder.resolve(&name, addr);
+    }
+    builder.build().map_err(|e| format!("cannot build the HTTP client: {}", describe_error(&e)))
+}
+
+/// Whether `url` names a non-public address literally (`http://127.0.0.1/`, `http://[::1]/`):
+/// what can be refused without resolving a name.
+pub fn is_private_literal(url: &Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    literal.parse::<IpAddr>().is_ok_and(|ip| !is_public_ip(ip)) || host.eq_ignore_ascii_case("localhost")
+}
+
+/// Checks the URL's address. For a name: resolves it and returns the public address to pin.
+async fn pinned_address(url: &Url) -> Result<Option<(String, SocketAddr)>, String> {
+    let refused = |ip: IpAddr| format!("refused: {ip} is not a public address");
+    let host = url.host_str().ok_or_else(|| "the URL has no host".to_owned())?;
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return if is_public_ip(ip) { Ok(None) } else { Err(refused(ip)) };
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
+    // Only the checked address is ever contacted, so skipping private ones is safe.
+    match addrs.iter().find(|a| is_public_ip(a.ip())) {
+        Some(addr) => Ok(Some((host.to_owned(), *addr))),
+        None => match addrs.first() {
+            Some(a) => Err(format!("refused: {host} resolves to {}, not a public address", a.ip())),
+            None => Err(format!("cannot resolve {host}")),
+        },
     }
 }
 
 /// The error and its causes ("connection refused" is usually only in a source).
-fn describe(error: &reqwest::Error) -> String {
+pub fn describe_error(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".to_owned();
     }

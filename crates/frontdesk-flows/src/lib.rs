@@ -14,7 +14,10 @@ mod template;
 mod validate;
 
 pub use engine::{Context, Event, FlowHost, FlowRun, Outcome, RunStatus, VisitorVars, drive};
-pub use http::{HttpCall, HttpExecutor, HttpOutcome, MAX_RESPONSE_BYTES, is_public_ip};
+pub use http::{
+    HttpCall, HttpExecutor, HttpOutcome, MAX_RESPONSE_BYTES, describe_error, guarded_client, is_private_literal,
+    is_public_ip,
+};
 pub use schema::*;
 pub use validate::{FlowIssue, check, parse, validate};
 

@@ -217,6 +217,8 @@ pub fn outbox_frames(
         }
         // Ratings and reactions are shown when a conversation is opened; no live frame yet.
         DomainEvent::RatingCreated { .. } | DomainEvent::ReactionSet { .. } => (None, Vec::new()),
+        // The visitor panel shows identities when opened; webhooks are what announce them.
+        DomainEvent::VisitorIdentified { .. } => (None, Vec::new()),
     }
 }
 

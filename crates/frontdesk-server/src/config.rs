@@ -26,6 +26,16 @@ pub struct ServerConfig {
     /// The SMTP relay for invitations and agents' email alerts; without it nothing is emailed.
     pub smtp: Option<frontdesk_notify::SmtpSettings>,
     pub flows: FlowsConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Outgoing webhooks.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Let endpoints be loopback, private and link-local addresses (a receiver on the same
+    /// network). Off by default: an organization admin could otherwise probe the server's network.
+    pub allow_private: bool,
 }
 
 /// Bot scenarios.
@@ -91,6 +101,7 @@ impl Default for ServerConfig {
             invite_ttl_secs: 7 * 86_400,
             smtp: None,
             flows: FlowsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }

@@ -125,7 +125,8 @@ pub async fn identify(
         ));
     }
     let identity = VisitorIdentity { name, email, user_id, verified };
-    let visitor = st.chat.store.identify_visitor(ctx.site.id, conversation.visitor_id, &identity).await?;
+    let visitor =
+        st.chat.store.identify_visitor(ctx.site.id, conversation.visitor_id, conversation.id, &identity).await?;
     Ok(Json(visitor.into()))
 }
 

@@ -30,6 +30,8 @@ mod state;
 mod team_api;
 pub mod token;
 mod totp;
+mod webhook_api;
+pub mod webhooks;
 mod ws;
 
 pub use config::{RateLimits, ServerConfig};
@@ -181,11 +183,21 @@ pub async fn build_with_realtime(
     let flows = Arc::new(flows::Flows::new(chat.clone(), hub.clone(), ai, config.flows.allow_private_http));
     let (flows_stop, flows_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(flows.clone().run_timers(flows_stopped));
+    let webhooks = Arc::new(webhooks::Webhooks::new(
+        chat.store.clone(),
+        chat.clock.clone(),
+        chat.entropy.clone(),
+        config.webhooks.allow_private,
+    ));
+    let (webhooks_stop, webhooks_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(webhooks.clone().run(webhooks_stopped));
     let state = AppState(Arc::new(Inner {
         kb: frontdesk_core::kb::KnowledgeBase::new(chat.store.clone(), chat.clock.clone(), chat.entropy.clone()),
         answerer: flows.clone(),
         flows,
         _flows_stop: flows_stop,
+        webhooks,
+        _webhooks_stop: webhooks_stop,
         knowledge,
         hub,
         metrics: metrics::Metrics::new(chat.store.backend()),
@@ -216,6 +228,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(site_api::routes())
         .merge(report_api::routes())
         .merge(scenario_api::routes())
+        .merge(webhook_api::routes())
         .merge(openapi::routes())
         .merge(ws::routes())
         .merge(frontdesk_web::routes())

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{account_api, app_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api};
+use crate::{
+    account_api, app_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api, webhook_api,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -97,6 +99,15 @@ use utoipa::{Modify, OpenApi};
         scenario_api::publish_scenario,
         scenario_api::set_start,
         scenario_api::simulate,
+        webhook_api::list_endpoints,
+        webhook_api::create_endpoint,
+        webhook_api::update_endpoint,
+        webhook_api::delete_endpoint,
+        webhook_api::get_secret,
+        webhook_api::rotate_secret,
+        webhook_api::send_test,
+        webhook_api::list_deliveries,
+        webhook_api::redeliver,
         metrics,
         openapi_json,
     ),
@@ -107,6 +118,7 @@ use utoipa::{Modify, OpenApi};
         (name = "app", description = "Private API for agents: the fd_session cookie; state changes need this server's Origin."),
         (name = "reports", description = "Analytics and visitor insights for the dashboard (owners and admins)."),
         (name = "bots", description = "Bot scenarios: drafts, published versions, the start scenario and the simulator."),
+        (name = "webhooks", description = "Outgoing webhooks (owners and admins): endpoints, signing secrets, test events, the delivery log."),
         (name = "knowledge", description = "The knowledge base: articles, search preview and the unanswered-questions report."),
         (name = "ops", description = "Metrics and this document."),
     )

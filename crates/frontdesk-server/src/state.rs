@@ -68,6 +68,11 @@ pub struct Inner {
     pub flows: Arc<crate::flows::Flows>,
     /// Dropped with the state: the scenarios' timer job stops with the server.
     pub _flows_stop: tokio::sync::watch::Sender<bool>,
+    /// Outgoing webhooks: the dispatcher and sender of this node (woken by test events and
+    /// redeliveries).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Dropped with the state: webhooks stop with the server.
+    pub _webhooks_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {

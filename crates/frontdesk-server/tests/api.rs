@@ -23,3 +23,5 @@ mod ops;
 mod realtime;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/webhooks.rs"]
+mod webhooks;

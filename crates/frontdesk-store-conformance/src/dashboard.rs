@@ -4,7 +4,8 @@
 //! (members, notification preferences, invitations); the inbox (filters, both orders, limits,
 //! unread counts, read markers); full-text search over messages; assignment and private notes
 //! with their outbox events; canned responses; the knowledge base's gap report; analytics; the
-//! audit log's filters; and compare-and-set of settings. Every new method is also called with
+//! audit log's filters; outgoing webhooks' endpoints, enqueueing and claims; and compare-and-set
+//! of settings. Every new method is also called with
 //! another organization's ids, which must behave exactly like missing ones.
 //!
 //! Search semantics checked here (both backends): the text is a list of words (runs of letters
@@ -36,6 +37,7 @@ use frontdesk_core::status::ConversationStatus::{self, Active, Closed, Escalated
 use frontdesk_core::store::{AuditFilter, ConversionCount, PageCount, StatusChange, Store, StoreError};
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
+use frontdesk_core::webhooks::{DeliveryFilter, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -63,7 +65,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     settings_compare_and_set(&c).await;
     let w = orgs_team_and_sites(&c).await;
     invitations(&c, &w).await;
-    visitor_identity(&c, &w).await;
+    visitor_identity(&c).await;
     login_sessions_and_password_resets(&c, &w).await;
     conversation_times(&c).await;
     let f = inbox_fixture(&c, &w).await;
@@ -81,6 +83,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     pages_and_conversions(&c, &w, &f).await;
     audit_filters(&c, &w).await;
     audit_chain(&c).await;
+    webhooks(&c, &w).await;
     limits(&c).await;
 }
 
@@ -441,43 +444,73 @@ async fn login_sessions_and_password_resets(c: &Ctx, w: &World) {
 }
 
 /// `identify`: given fields replace, missing ones stay, `verified` follows `user_id`, and another
-/// site's visitor is not found.
-async fn visitor_identity(c: &Ctx, w: &World) {
+/// site's visitor is not found. Each identify writes `visitor.identified` naming the session.
+async fn visitor_identity(c: &Ctx) {
     let s = c.s();
-    let v = c.visitor(w.site_a.id, Some("Anon"), None).await;
+    // Organizations of their own: the conversations made here stay out of the inbox fixture.
+    let org_x = c.org("Initech", Plan::Pro, 0).await;
+    let org_y = c.org("Umbrella", Plan::Pro, 0).await;
+    let (site_x, site_y) = (c.site(org_x.id, "Initech shop").await, c.site(org_y.id, "Umbrella shop").await);
+    let v = c.visitor(site_x.id, Some("Anon"), None).await;
+    let vc = c.conversation(&site_x, v.id).await.id;
     let named = VisitorIdentity { email: Some("eve@example.com".to_owned()), ..Default::default() };
-    let got = ok(s.identify_visitor(w.site_a.id, v.id, &named).await, "identify with an email");
+    let got = ok(s.identify_visitor(site_x.id, v.id, vc, &named).await, "identify with an email");
     assert_eq!((got.name.as_deref(), got.email.as_deref()), (Some("Anon"), Some("eve@example.com")));
     assert_eq!((got.user_id.as_deref(), got.verified), (None, false));
     let verified = VisitorIdentity { user_id: Some("u-42".to_owned()), verified: true, ..Default::default() };
-    let got = ok(s.identify_visitor(w.site_a.id, v.id, &verified).await, "identify verified");
+    let got = ok(s.identify_visitor(site_x.id, v.id, vc, &verified).await, "identify verified");
     assert_eq!(
         (got.user_id.as_deref(), got.verified, got.email.as_deref()),
         (Some("u-42"), true, Some("eve@example.com"))
     );
+    assert_eq!(
+        events_of(s, org_x.id, vc, "visitor.identified").await,
+        vec![
+            DomainEvent::VisitorIdentified {
+                conversation_id: vc,
+                site_id: site_x.id,
+                visitor_id: v.id,
+                verified: false
+            },
+            DomainEvent::VisitorIdentified {
+                conversation_id: vc,
+                site_id: site_x.id,
+                visitor_id: v.id,
+                verified: true
+            },
+        ],
+        "one outbox event per identify, in the org of the site"
+    );
     // A later identify without a user id keeps the verified one; a new unverified user id clears it.
     let renamed = VisitorIdentity { name: Some("Eve".to_owned()), ..Default::default() };
-    let got = ok(s.identify_visitor(w.site_a.id, v.id, &renamed).await, "rename");
+    let got = ok(s.identify_visitor(site_x.id, v.id, vc, &renamed).await, "rename");
     assert_eq!((got.name.as_deref(), got.verified), (Some("Eve"), true));
     let unverified = VisitorIdentity { user_id: Some("u-43".to_owned()), verified: false, ..Default::default() };
-    let got = ok(s.identify_visitor(w.site_a.id, v.id, &unverified).await, "unverified user id");
+    let got = ok(s.identify_visitor(site_x.id, v.id, vc, &unverified).await, "unverified user id");
     assert_eq!((got.user_id.as_deref(), got.verified), (Some("u-43"), false));
-    let read = ok(s.get_visitor(w.site_a.id, v.id).await, "read back");
+    let read = ok(s.get_visitor(site_x.id, v.id).await, "read back");
     assert_eq!(read, got);
     // Only verified carriers of a user id are one person's devices, per site.
-    let phone = c.visitor(w.site_a.id, None, None).await;
-    ok(s.identify_visitor(w.site_a.id, phone.id, &verified).await, "the phone verifies as u-42");
-    let laptop = c.visitor(w.site_a.id, None, None).await;
-    ok(s.identify_visitor(w.site_a.id, laptop.id, &verified).await, "the laptop too");
-    let claimed = c.visitor(w.site_a.id, None, None).await;
+    let identify_new = |site: Site, who: VisitorIdentity, what: &'static str| async move {
+        let visitor = c.visitor(site.id, None, None).await;
+        let conversation = c.conversation(&site, visitor.id).await.id;
+        ok(s.identify_visitor(site.id, visitor.id, conversation, &who).await, what);
+        visitor
+    };
+    let phone = identify_new(site_x.clone(), verified.clone(), "the phone verifies as u-42").await;
+    let laptop = identify_new(site_x.clone(), verified.clone(), "the laptop too").await;
     let unverified_42 = VisitorIdentity { user_id: Some("u-42".to_owned()), verified: false, ..Default::default() };
-    ok(s.identify_visitor(w.site_a.id, claimed.id, &unverified_42).await, "a claim without proof");
-    let elsewhere = c.visitor(w.site_b.id, None, None).await;
-    ok(s.identify_visitor(w.site_b.id, elsewhere.id, &verified).await, "the same id on another site");
-    let linked = ok(s.verified_visitors(w.site_a.id, "u-42").await, "linked visitors");
+    identify_new(site_x.clone(), unverified_42, "a claim without proof").await;
+    identify_new(site_y.clone(), verified.clone(), "the same id on another site").await;
+    let linked = ok(s.verified_visitors(site_x.id, "u-42").await, "linked visitors");
     assert_eq!(linked, vec![phone.id, laptop.id], "v now claims u-43; the unverified claim and site B are out");
-    assert!(ok(s.verified_visitors(w.site_a.id, "nobody").await, "none").is_empty());
-    assert!(matches!(s.identify_visitor(w.site_b.id, v.id, &renamed).await, Err(StoreError::NotFound)));
+    assert!(ok(s.verified_visitors(site_x.id, "nobody").await, "none").is_empty());
+    // Another site's visitor, or a session that is not the visitor's, is not found and changes nothing.
+    assert!(matches!(s.identify_visitor(site_y.id, v.id, vc, &renamed).await, Err(StoreError::NotFound)));
+    let other = c.visitor(site_x.id, None, None).await;
+    let others_session = c.conversation(&site_x, other.id).await.id;
+    assert!(matches!(s.identify_visitor(site_x.id, v.id, others_session, &renamed).await, Err(StoreError::NotFound)));
+    assert!(events_of(s, org_x.id, others_session, "visitor.identified").await.is_empty());
 }
 
 struct World {
@@ -1907,4 +1940,179 @@ async fn shared_rate_limits(c: &Ctx) {
     for _ in 0..3 {
         assert_eq!(ok(hit(key.clone(), much_later, true).await, "a fresh start"), None);
     }
+}
+
+// --- Outgoing webhooks.
+
+fn endpoint_value(c: &Ctx, org: OrgId, url: &str) -> WebhookEndpoint {
+    let now = c.tick();
+    WebhookEndpoint {
+        id: WebhookEndpointId::generate(c.clk(), c.ent()),
+        org_id: org,
+        url: url.to_owned(),
+        description: format!("hooks {}", c.tag),
+        event_types: vec![WebhookEventType::ConversationCreated, WebhookEventType::MessageCreated],
+        secret: format!("whsec_{}", keys::random_base62(c.ent(), 32)),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        enabled: true,
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn delivery_value(
+    c: &Ctx,
+    org: OrgId,
+    endpoint: WebhookEndpointId,
+    event: Option<i64>,
+    due: Timestamp,
+) -> WebhookDelivery {
+    let now = c.tick();
+    WebhookDelivery {
+        id: WebhookDeliveryId::generate(c.clk(), c.ent()),
+        org_id: org,
+        endpoint_id: endpoint,
+        event_id: event,
+        event_type: "message.created".to_owned(),
+        payload: format!(r#"{{"type":"message.created","n":"{}"}}"#, c.tag),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: Some(due),
+        first_attempt_at: None,
+        last_attempt_at: None,
+        last_status_code: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Endpoints round-trip and are scoped to their organization; a delivery per (endpoint, outbox
+/// event) is enqueued once whoever inserts it; claims lease due deliveries to one caller until
+/// the lease ends; deleting an endpoint deletes its deliveries.
+async fn webhooks(c: &Ctx, w: &World) {
+    let s = c.s();
+    let mut e1 = endpoint_value(c, w.org_a.id, "https://hooks.example.com/a");
+    let e2 = endpoint_value(c, w.org_a.id, "https://hooks.example.com/b");
+    let eb = endpoint_value(c, w.org_b.id, "https://globex.example.com/hook");
+    for e in [&e1, &e2, &eb] {
+        ok(s.create_webhook_endpoint(e).await, "create endpoint");
+    }
+    assert_eq!(ok(s.get_webhook_endpoint(w.org_a.id, e1.id).await, "read endpoint"), e1);
+    not_found(s.get_webhook_endpoint(w.org_b.id, e1.id).await, "another org's endpoint");
+    assert_eq!(ok(s.list_webhook_endpoints(w.org_a.id).await, "list A"), vec![e1.clone(), e2.clone()], "oldest first");
+    assert_eq!(ok(s.list_webhook_endpoints(w.org_b.id).await, "list B"), vec![eb.clone()]);
+
+    // Rotation and disabling round-trip; another org cannot write it.
+    e1.previous_secret = Some(e1.secret.clone());
+    e1.previous_secret_expires_at = Some(c.now().plus_seconds(DAY_SECONDS));
+    e1.secret = format!("whsec_{}", keys::random_base62(c.ent(), 32));
+    e1.event_types = vec![WebhookEventType::ConversationReopened, WebhookEventType::VisitorIdentified];
+    e1.enabled = false;
+    e1.disabled_reason = Some("the receiver answered 410 Gone".to_owned());
+    e1.updated_at = c.tick();
+    ok(s.update_webhook_endpoint(&e1).await, "update endpoint");
+    assert_eq!(ok(s.get_webhook_endpoint(w.org_a.id, e1.id).await, "updated endpoint"), e1);
+    let hijack = WebhookEndpoint { org_id: w.org_b.id, url: "https://evil.example.com".to_owned(), ..e1.clone() };
+    not_found(s.update_webhook_endpoint(&hijack).await, "update through another org");
+    assert_eq!(ok(s.get_webhook_endpoint(w.org_a.id, e1.id).await, "unchanged").url, e1.url);
+
+    // Enqueueing: the same (endpoint, event) once, whoever inserts it; test events (no event id)
+    // always; never into another organization's endpoint.
+    let t = c.now();
+    let d1 = delivery_value(c, w.org_a.id, e1.id, Some(7), t.plus_millis(-1));
+    let d1_again = delivery_value(c, w.org_a.id, e1.id, Some(7), t.plus_millis(-1));
+    let d2 = delivery_value(c, w.org_a.id, e2.id, Some(7), t.plus_millis(100));
+    let test1 = delivery_value(c, w.org_a.id, e1.id, None, t.plus_millis(-2));
+    let test2 = delivery_value(c, w.org_a.id, e1.id, None, t.plus_millis(5000));
+    let smuggled = delivery_value(c, w.org_b.id, e1.id, Some(8), t);
+    assert_eq!(ok(s.create_webhook_deliveries(&[d1.clone(), d2.clone()]).await, "enqueue"), 2);
+    assert_eq!(
+        ok(
+            s.create_webhook_deliveries(&[d1_again.clone(), test1.clone(), test2.clone(), smuggled.clone()]).await,
+            "again"
+        ),
+        2,
+        "the duplicate and the other org's are skipped"
+    );
+    not_found(s.get_webhook_delivery(w.org_a.id, d1_again.id).await, "the duplicate");
+    not_found(s.get_webhook_delivery(w.org_b.id, smuggled.id).await, "the smuggled one");
+    assert_eq!(ok(s.get_webhook_delivery(w.org_a.id, d1.id).await, "read delivery"), d1);
+    not_found(s.get_webhook_delivery(w.org_b.id, d1.id).await, "another org's delivery");
+
+    // The log: newest first, filtered, paged; another org sees nothing.
+    let ids = |list: Vec<WebhookDelivery>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    let all = ok(s.list_webhook_deliveries(w.org_a.id, &DeliveryFilter::default()).await, "log");
+    assert_eq!(ids(all), vec![test2.id, test1.id, d2.id, d1.id]);
+    let of_e1 = DeliveryFilter { endpoint_id: Some(e1.id), limit: 2, ..Default::default() };
+    assert_eq!(ids(ok(s.list_webhook_deliveries(w.org_a.id, &of_e1).await, "page 1")), vec![test2.id, test1.id]);
+    let next = DeliveryFilter { before: Some(test1.id), ..of_e1.clone() };
+    assert_eq!(ids(ok(s.list_webhook_deliveries(w.org_a.id, &next).await, "page 2")), vec![d1.id]);
+    assert!(ok(s.list_webhook_deliveries(w.org_b.id, &of_e1).await, "B through A's endpoint").is_empty());
+    let succeeded = DeliveryFilter { status: Some(DeliveryStatus::Succeeded), ..Default::default() };
+    assert!(ok(s.list_webhook_deliveries(w.org_a.id, &succeeded).await, "none succeeded yet").is_empty());
+
+    // Claims: due and unleased only, earliest due first; a lease keeps others off until it ends.
+    let mine = |list: Vec<WebhookDelivery>| {
+        list.into_iter().filter(|d| d.org_id == w.org_a.id).map(|d| d.id).collect::<Vec<_>>()
+    };
+    let lease = t.plus_seconds(30);
+    assert_eq!(mine(ok(s.claim_webhook_deliveries(t, lease, 500).await, "claim")), vec![test1.id, d1.id]);
+    assert!(mine(ok(s.claim_webhook_deliveries(t, lease, 500).await, "claim again")).is_empty(), "leased");
+    let later = t.plus_seconds(31);
+    assert_eq!(
+        mine(ok(s.claim_webhook_deliveries(later, later.plus_seconds(30), 500).await, "after the lease")),
+        vec![test1.id, d1.id, d2.id, test2.id]
+    );
+    // Racing claims never hand one delivery to two callers.
+    let d3 = delivery_value(c, w.org_a.id, e2.id, Some(9), t);
+    ok(s.create_webhook_deliveries(std::slice::from_ref(&d3)).await.map(|_| ()), "enqueue d3");
+    let at = later.plus_seconds(60);
+    let (a, b) = tokio::join!(
+        s.claim_webhook_deliveries(at, at.plus_seconds(30), 500),
+        s.claim_webhook_deliveries(at, at.plus_seconds(30), 500)
+    );
+    let (a, b) = (mine(ok(a, "claim a")), mine(ok(b, "claim b")));
+    assert_eq!(a.len() + b.len(), 5, "{a:?} {b:?}");
+    assert!(a.iter().all(|id| !b.contains(id)), "{a:?} {b:?}");
+
+    // An attempt's outcome releases the lease; a finished delivery is never claimed again.
+    let mut done = d1.clone();
+    done.status = DeliveryStatus::Succeeded;
+    done.attempts = 2;
+    done.next_attempt_at = None;
+    done.first_attempt_at = Some(t);
+    done.last_attempt_at = Some(at);
+    done.last_status_code = Some(204);
+    done.last_error = None;
+    done.updated_at = at;
+    ok(s.update_webhook_delivery(&done).await, "record the attempt");
+    assert_eq!(ok(s.get_webhook_delivery(w.org_a.id, d1.id).await, "read back"), done);
+    not_found(s.update_webhook_delivery(&WebhookDelivery { org_id: w.org_b.id, ..done.clone() }).await, "other org");
+    let mut retry = d2.clone();
+    retry.attempts = 1;
+    retry.next_attempt_at = Some(at);
+    retry.last_status_code = Some(500);
+    retry.last_error = Some("HTTP 500".to_owned());
+    ok(s.update_webhook_delivery(&retry).await, "a failed attempt, due again now");
+    let far = at.plus_seconds(3600);
+    assert_eq!(mine(ok(s.claim_webhook_deliveries(at, far, 500).await, "released")), vec![d2.id]);
+    assert_eq!(
+        ids(ok(s.list_webhook_deliveries(w.org_a.id, &succeeded).await, "succeeded")),
+        vec![d1.id],
+        "status filter"
+    );
+
+    // Deleting an endpoint deletes its deliveries; another org cannot.
+    not_found(s.delete_webhook_endpoint(w.org_b.id, e1.id).await, "delete through another org");
+    ok(s.delete_webhook_endpoint(w.org_a.id, e1.id).await, "delete e1");
+    not_found(s.get_webhook_endpoint(w.org_a.id, e1.id).await, "e1 is gone");
+    not_found(s.get_webhook_delivery(w.org_a.id, d1.id).await, "and its deliveries");
+    not_found(s.delete_webhook_endpoint(w.org_a.id, e1.id).await, "twice");
+    // Nothing of this run stays pending for the next run on the same database.
+    ok(s.delete_webhook_endpoint(w.org_a.id, e2.id).await, "delete e2");
+    ok(s.delete_webhook_endpoint(w.org_b.id, eb.id).await, "delete eb");
+    assert!(ok(s.list_webhook_deliveries(w.org_a.id, &DeliveryFilter::default()).await, "empty").is_empty());
 }

@@ -27,6 +27,7 @@ use frontdesk_core::store::{
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
+use frontdesk_core::webhooks::{DeliveryFilter, WebhookDelivery, WebhookEndpoint};
 use frontdesk_crypto::Sealer;
 use frontdesk_crypto::fields::{self, Seal};
 use serde::de::DeserializeOwned;
@@ -247,6 +248,7 @@ mod dashboard;
 mod scenarios;
 mod sealing;
 mod team;
+mod webhooks;
 
 fn org_from_row(row: &PgRow) -> StoreResult<Organization> {
     let plan: String = get(row, "plan")?;
@@ -997,7 +999,23 @@ impl Store for PgStore {
         expect_one_row(done)
     }
 
-    async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
+    async fn identify_visitor(
+        &self,
+        site_id: SiteId,
+        id: VisitorId,
+        conversation_id: ConversationId,
+        who: &VisitorIdentity,
+    ) -> StoreResult<Visitor> {
+        let mut tx = self.begin().await?;
+        // The session it was said in: the visitor's, on this site (its org names the event's).
+        let org: Uuid =
+            sqlx::query_scalar("SELECT org_id FROM conversations WHERE id = $1 AND site_id = $2 AND visitor_id = $3")
+                .bind(conversation_id.0)
+                .bind(site_id.0)
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
         // One statement: the given fields replace, the others stay; `verified` follows `user_id`.
         let row = sqlx::query(concat!(
             "UPDATE visitors SET name = COALESCE($1, name), email = COALESCE($2, email), ",
@@ -1011,10 +1029,19 @@ impl Store for PgStore {
         .bind(who.verified)
         .bind(id.0)
         .bind(site_id.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
-        self.visitor_from_row(&row)
+        let visitor = self.visitor_from_row(&row)?;
+        let event = DomainEvent::VisitorIdentified {
+            conversation_id,
+            site_id,
+            visitor_id: id,
+            verified: visitor.verified && visitor.user_id.is_some(),
+        };
+        insert_events(&mut tx, OrgId(org), &[event], None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(visitor)
     }
 
     async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
@@ -1411,6 +1438,55 @@ impl Store for PgStore {
 
     async fn reseal(&self, limit: u32) -> StoreResult<u64> {
         self.reseal_rows(limit).await
+    }
+
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.create_webhook_endpoint_row(endpoint).await
+    }
+
+    async fn get_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<WebhookEndpoint> {
+        self.get_webhook_endpoint_row(org_id, id).await
+    }
+
+    async fn list_webhook_endpoints(&self, org_id: OrgId) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.list_webhook_endpoint_rows(org_id).await
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.update_webhook_endpoint_row(endpoint).await
+    }
+
+    async fn delete_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<()> {
+        self.delete_webhook_endpoint_row(org_id, id).await
+    }
+
+    async fn create_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<u64> {
+        self.create_webhook_delivery_rows(deliveries).await
+    }
+
+    async fn get_webhook_delivery(&self, org_id: OrgId, id: WebhookDeliveryId) -> StoreResult<WebhookDelivery> {
+        self.get_webhook_delivery_row(org_id, id).await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        org_id: OrgId,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.list_webhook_delivery_rows(org_id, filter).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.claim_webhook_delivery_rows(now, lease_until, limit).await
+    }
+
+    async fn update_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
+        self.update_webhook_delivery_row(delivery).await
     }
 
     async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {

@@ -25,6 +25,7 @@ use frontdesk_core::store::{
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
+use frontdesk_core::webhooks::{DeliveryFilter, WebhookDelivery, WebhookEndpoint};
 use frontdesk_crypto::Sealer;
 use frontdesk_crypto::fields::{self, Seal};
 use serde::Serialize;
@@ -336,6 +337,7 @@ mod dashboard;
 mod scenarios;
 mod sealing;
 mod team;
+mod webhooks;
 
 fn org_from_row(row: &SqliteRow) -> StoreResult<Organization> {
     let plan: String = get(row, "plan")?;
@@ -1086,8 +1088,19 @@ impl Store for SqliteStore {
         &self,
         site_id: SiteId,
         visitor_id: VisitorId,
+        conversation_id: ConversationId,
         who: &VisitorIdentity,
     ) -> StoreResult<Visitor> {
+        let mut tx = self.write_tx().await?;
+        // The session it was said in: the visitor's, on this site (its org names the event's).
+        let org: Hyphenated =
+            sqlx::query_scalar("SELECT org_id FROM conversations WHERE id = ? AND site_id = ? AND visitor_id = ?")
+                .bind(id(conversation_id.0))
+                .bind(id(site_id.0))
+                .bind(id(visitor_id.0))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
         // One statement: the given fields replace, the others stay; `verified` follows `user_id`.
         let row = sqlx::query(concat!(
             "UPDATE visitors SET name = COALESCE(?, name), email = COALESCE(?, email), ",
@@ -1102,10 +1115,19 @@ impl Store for SqliteStore {
         .bind(&who.user_id)
         .bind(id(visitor_id.0))
         .bind(id(site_id.0))
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
-        self.visitor_from_row(&row)
+        let visitor = self.visitor_from_row(&row)?;
+        let event = DomainEvent::VisitorIdentified {
+            conversation_id,
+            site_id,
+            visitor_id,
+            verified: visitor.verified && visitor.user_id.is_some(),
+        };
+        insert_events(&mut tx, OrgId(org.into_uuid()), &[event], None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(visitor)
     }
 
     async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
@@ -1528,6 +1550,55 @@ impl Store for SqliteStore {
 
     async fn reseal(&self, limit: u32) -> StoreResult<u64> {
         self.reseal_rows(limit).await
+    }
+
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.create_webhook_endpoint_row(endpoint).await
+    }
+
+    async fn get_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<WebhookEndpoint> {
+        self.get_webhook_endpoint_row(org_id, id).await
+    }
+
+    async fn list_webhook_endpoints(&self, org_id: OrgId) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.list_webhook_endpoint_rows(org_id).await
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.update_webhook_endpoint_row(endpoint).await
+    }
+
+    async fn delete_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<()> {
+        self.delete_webhook_endpoint_row(org_id, id).await
+    }
+
+    async fn create_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<u64> {
+        self.create_webhook_delivery_rows(deliveries).await
+    }
+
+    async fn get_webhook_delivery(&self, org_id: OrgId, id: WebhookDeliveryId) -> StoreResult<WebhookDelivery> {
+        self.get_webhook_delivery_row(org_id, id).await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        org_id: OrgId,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.list_webhook_delivery_rows(org_id, filter).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.claim_webhook_delivery_rows(now, lease_until, limit).await
+    }
+
+    async fn update_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
+        self.update_webhook_delivery_row(delivery).await
     }
 
     async fn create_scenario(&self, scenario: &Scenario) -> StoreResult<()> {

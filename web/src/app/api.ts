@@ -3,7 +3,7 @@ import type {
   Article, AssistantSettings, AuditEvent, CannedResponse, Conversation, ConversationDetail, FlowDocument, FlowError, InboxItem,
   Insights, Invite, Me, Member, Message, Note, NotifyPrefs, OrgInfo, PublicInvite, Report, Role, Scenario, ScenarioSummary,
   SimEvent, SimResult, SimVisitor, Site, Summary, Team, UnansweredGroup, LoginSession, TotpSetup, TotpStatus, VisitorProfile,
-  WidgetConfig,
+  WebhookDelivery, WebhookEndpoint, WebhookEventType, WidgetConfig,
 } from './types';
 
 export class ApiError extends Error {
@@ -95,6 +95,7 @@ export function orgApi(orgId: string) {
   const a = (id: string) => `${O}/articles/${encodeURIComponent(id)}`;
   // Bot scenarios (docs/flows.md), under the organization like every dashboard call.
   const sc = (id: string) => `${O}/scenarios/${encodeURIComponent(id)}`;
+  const wh = (id: string) => `${O}/webhooks/${encodeURIComponent(id)}`;
   return {
     base: O,
     info: () => get<OrgInfo>(O),
@@ -163,6 +164,20 @@ export function orgApi(orgId: string) {
       id: string,
       body: { document: FlowDocument; run: unknown; event: SimEvent; params: Record<string, unknown>; visitor: SimVisitor },
     ) => post<SimResult>(`${sc(id)}/simulate`, body),
+    // Outgoing webhooks (docs/webhooks.md)
+    webhooks: () => get<{ endpoints: WebhookEndpoint[]; event_types: WebhookEventType[] }>(`${O}/webhooks`),
+    createWebhook: (body: { url: string; description?: string; event_types: WebhookEventType[] }) =>
+      post<{ endpoint: WebhookEndpoint; secret: string }>(`${O}/webhooks`, body),
+    updateWebhook: (id: string, patch: { url?: string; description?: string; event_types?: WebhookEventType[]; enabled?: boolean }) =>
+      request<WebhookEndpoint>('PATCH', wh(id), patch),
+    deleteWebhook: (id: string) => request<null>('DELETE', wh(id)),
+    webhookSecret: (id: string) => get<{ secret: string; previous_secret_expires_at: string | null }>(`${wh(id)}/secret`),
+    rotateWebhookSecret: (id: string) =>
+      post<{ secret: string; previous_secret_expires_at: string | null }>(`${wh(id)}/secret/rotate`),
+    testWebhook: (id: string) => post<WebhookDelivery>(`${wh(id)}/test`),
+    deliveries: (f: { endpoint_id?: string; status?: string; before?: string; limit?: number }) =>
+      get<{ deliveries: WebhookDelivery[]; next_before: string | null }>(`${O}/webhook-deliveries${query({ ...f })}`),
+    redeliver: (id: string) => post<WebhookDelivery>(`${O}/webhook-deliveries/${encodeURIComponent(id)}/redeliver`),
     // Analytics and audit
     analytics: (f: { site_id?: string; from: string; to: string; tz_offset: number }) => get<Report>(`${O}/analytics${query({ ...f })}`),
     insights: (f: { site_id?: string; from: string; to: string }) => get<Insights>(`${O}/insights${query({ ...f })}`),

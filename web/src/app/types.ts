@@ -547,3 +547,42 @@ export interface ConversationFlow {
   state: string;
   error?: string | null;
 }
+
+export type WebhookEventType =
+  | 'conversation.created'
+  | 'conversation.escalated'
+  | 'conversation.resolved'
+  | 'conversation.closed'
+  | 'conversation.reopened'
+  | 'message.created'
+  | 'rating.created'
+  | 'visitor.identified';
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  description: string;
+  event_types: WebhookEventType[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface WebhookDelivery {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  payload: unknown;
+  created_at: string;
+}

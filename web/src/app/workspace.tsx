@@ -14,6 +14,7 @@ import { ArticleEditor, KnowledgeScreen } from './screens/kb';
 import { SiteSettings, SitesScreen } from './screens/sites';
 import { NotificationPrefs, TeamScreen } from './screens/team';
 import { UnansweredScreen } from './screens/unanswered';
+import { WebhooksScreen } from './screens/webhooks';
 import type { CannedResponse, Me, Member, Membership, OrgInfo, Summary } from './types';
 import { NoAccess } from './ui/common';
 import { type Notice, Notifications, Toasts } from './ui/toasts';
@@ -34,6 +35,7 @@ const NAV: { id: string; label: string; href: string; admin: boolean }[] = [
   { id: 'bots', label: 'Bots', href: '#/bots', admin: true },
   { id: 'unanswered', label: 'Unanswered', href: '#/unanswered', admin: true },
   { id: 'analytics', label: 'Analytics', href: '#/analytics', admin: true },
+  { id: 'webhooks', label: 'Webhooks', href: '#/webhooks', admin: true },
   { id: 'audit', label: 'Audit log', href: '#/audit', admin: true },
 ];
 
@@ -271,6 +273,8 @@ function Screen({ route }: { route: Route }) {
       return <AnalyticsScreen />;
     case 'audit':
       return <AuditScreen />;
+    case 'webhooks':
+      return <WebhooksScreen />;
     case 'account':
       return <AccountScreen />;
     default:

@@ -62,6 +62,25 @@ async fn fresh_scenario(owner: &AgentClient, org: &str, site: &str) -> String {
     r.body["id"].as_str().unwrap_or_default().to_owned()
 }
 
+async fn fresh_webhook(owner: &AgentClient, org: &str) -> String {
+    let r = owner
+        .post(
+            &format!("/api/app/orgs/{org}/webhooks"),
+            &json!({"url": "https://hooks.example.com/frontdesk", "event_types": ["message.created"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["endpoint"]["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A delivery of a fresh endpoint (a test event; the receiver's name does not resolve here, so
+/// it stays in the log as a pending or failed delivery).
+async fn fresh_delivery(owner: &AgentClient, org: &str, webhook: &str) -> String {
+    let r = owner.post(&format!("/api/app/orgs/{org}/webhooks/{webhook}/test"), &json!({})).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_owned()
+}
+
 async fn fresh_invite(owner: &AgentClient, org: &str, n: &mut u32) -> String {
     *n += 1;
     let r =
@@ -98,6 +117,9 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
     let draft = json!({"widget": {"title": "Draft"}});
     let scenario = fresh_scenario(owner, &org, s).await;
     let scenario_to_delete = fresh_scenario(owner, &org, s).await;
+    let webhook = fresh_webhook(owner, &org).await;
+    let webhook_to_delete = fresh_webhook(owner, &org).await;
+    let delivery = fresh_delivery(owner, &org, &webhook).await;
     let flow =
         json!({"schema": 1, "start": "hi", "nodes": [{"id": "hi", "type": "message", "text": "Hi"}], "edges": []});
     vec![
@@ -191,6 +213,22 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
             call(Method::POST, format!("/scenarios/{scenario}/simulate"), Some(json!({"event": {"type": "start"}}))),
         ),
         (P(ManageBots), call(Method::DELETE, format!("/scenarios/{scenario_to_delete}"), None)),
+        (P(ManageWebhooks), call(Method::GET, "/webhooks".into(), None)),
+        (
+            P(ManageWebhooks),
+            call(
+                Method::POST,
+                "/webhooks".into(),
+                Some(json!({"url": "https://hooks.example.com/new", "event_types": ["rating.created"]})),
+            ),
+        ),
+        (P(ManageWebhooks), call(Method::PATCH, format!("/webhooks/{webhook}"), Some(json!({"description": "CRM"})))),
+        (P(ManageWebhooks), call(Method::GET, format!("/webhooks/{webhook}/secret"), None)),
+        (P(ManageWebhooks), call(Method::POST, format!("/webhooks/{webhook}/secret/rotate"), Some(json!({})))),
+        (P(ManageWebhooks), call(Method::POST, format!("/webhooks/{webhook}/test"), Some(json!({})))),
+        (P(ManageWebhooks), call(Method::GET, format!("/webhook-deliveries?endpoint_id={webhook}"), None)),
+        (P(ManageWebhooks), call(Method::POST, format!("/webhook-deliveries/{delivery}/redeliver"), Some(json!({})))),
+        (P(ManageWebhooks), call(Method::DELETE, format!("/webhooks/{webhook_to_delete}"), None)),
     ]
 }
 

@@ -14,8 +14,10 @@ use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::store::{ArticleFilter, ArticleVersion, AuditFilter, ConversionCount, PageCount};
 use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreResult};
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
+use frontdesk_core::webhooks::{DeliveryFilter, WebhookDelivery, WebhookEndpoint};
 use frontdesk_core::{
     CannedResponseId, ConversationId, InviteId, MessageId, OrgId, ScenarioId, SiteId, Timestamp, UserId, VisitorId,
+    WebhookDeliveryId, WebhookEndpointId,
 };
 use frontdesk_server::ServerConfig;
 use frontdesk_server::env::OsEntropy;
@@ -96,6 +98,13 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/orgs/{org_id}/scenarios/{id}/start", &["post"]),
     ("/api/app/orgs/{org_id}/scenarios/{id}/simulate", &["post"]),
     ("/api/app/orgs/{org_id}/sites/{site_id}/search", &["get"]),
+    ("/api/app/orgs/{org_id}/webhooks", &["get", "post"]),
+    ("/api/app/orgs/{org_id}/webhooks/{id}", &["patch", "delete"]),
+    ("/api/app/orgs/{org_id}/webhooks/{id}/secret", &["get"]),
+    ("/api/app/orgs/{org_id}/webhooks/{id}/secret/rotate", &["post"]),
+    ("/api/app/orgs/{org_id}/webhooks/{id}/test", &["post"]),
+    ("/api/app/orgs/{org_id}/webhook-deliveries", &["get"]),
+    ("/api/app/orgs/{org_id}/webhook-deliveries/{id}/redeliver", &["post"]),
     ("/metrics", &["get"]),
     ("/api/openapi.json", &["get"]),
 ];
@@ -363,8 +372,14 @@ impl Store for GatedStore {
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<AuditRecord> {
         self.inner.append_audit(event).await
     }
-    async fn identify_visitor(&self, site_id: SiteId, id: VisitorId, who: &VisitorIdentity) -> StoreResult<Visitor> {
-        self.inner.identify_visitor(site_id, id, who).await
+    async fn identify_visitor(
+        &self,
+        site_id: SiteId,
+        id: VisitorId,
+        conversation_id: ConversationId,
+        who: &VisitorIdentity,
+    ) -> StoreResult<Visitor> {
+        self.inner.identify_visitor(site_id, id, conversation_id, who).await
     }
     async fn verified_visitors(&self, site_id: SiteId, user_id: &str) -> StoreResult<Vec<VisitorId>> {
         self.inner.verified_visitors(site_id, user_id).await
@@ -597,6 +612,45 @@ impl Store for GatedStore {
     }
     async fn article_versions(&self) -> StoreResult<Vec<ArticleVersion>> {
         self.inner.article_versions().await
+    }
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.inner.create_webhook_endpoint(endpoint).await
+    }
+    async fn get_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<WebhookEndpoint> {
+        self.inner.get_webhook_endpoint(org_id, id).await
+    }
+    async fn list_webhook_endpoints(&self, org_id: OrgId) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.inner.list_webhook_endpoints(org_id).await
+    }
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()> {
+        self.inner.update_webhook_endpoint(endpoint).await
+    }
+    async fn delete_webhook_endpoint(&self, org_id: OrgId, id: WebhookEndpointId) -> StoreResult<()> {
+        self.inner.delete_webhook_endpoint(org_id, id).await
+    }
+    async fn create_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<u64> {
+        self.inner.create_webhook_deliveries(deliveries).await
+    }
+    async fn get_webhook_delivery(&self, org_id: OrgId, id: WebhookDeliveryId) -> StoreResult<WebhookDelivery> {
+        self.inner.get_webhook_delivery(org_id, id).await
+    }
+    async fn list_webhook_deliveries(
+        &self,
+        org_id: OrgId,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.inner.list_webhook_deliveries(org_id, filter).await
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.inner.claim_webhook_deliveries(now, lease_until, limit).await
+    }
+    async fn update_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
+        self.inner.update_webhook_delivery(delivery).await
     }
 }
 
