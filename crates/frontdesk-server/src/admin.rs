@@ -137,6 +137,7 @@ pub(crate) async fn create_site_with_widget(
         previous_public_key: None,
         previous_key_expires_at: None,
         require_verified_identity: false,
+        retention_days: None,
         created_at: now,
         updated_at: now,
     };
