@@ -26,6 +26,9 @@ pub struct ServerConfig {
     /// The SMTP relay for invitations and agents' email alerts; without it nothing is emailed.
     pub smtp: Option<frontdesk_notify::SmtpSettings>,
     pub flows: FlowsConfig,
+    /// How often the retention job looks for conversations past their site's `retention_days`
+    /// (one node of several does each pass).
+    pub retention_interval_secs: u64,
 }
 
 /// Bot scenarios.
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             invite_ttl_secs: 7 * 86_400,
             smtp: None,
             flows: FlowsConfig::default(),
+            retention_interval_secs: 3600,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{account_api, app_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api};
+use crate::{
+    account_api, app_api, chat_api, inbox_api, kb_api, privacy_api, report_api, scenario_api, site_api, team_api,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -79,6 +81,8 @@ use utoipa::{Modify, OpenApi};
         report_api::insights,
         report_api::unanswered,
         report_api::list_audit,
+        privacy_api::export,
+        privacy_api::erase,
         kb_api::list_articles,
         kb_api::create_article,
         kb_api::get_article,
