@@ -145,36 +145,6 @@ pub(crate) async fn create_site_with_widget(
     Ok(site)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use frontdesk_core::ports::SeededEntropy;
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let e = SeededEntropy::new(5);
-        let hash = hash_password_with(&e, "correct horse battery").unwrap_or_default();
-        assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify_password(&hash, "correct horse battery"));
-        assert!(!verify_password(&hash, "correct horse batterY"));
-        assert!(!verify_password("not a hash", "correct horse battery"));
-        // A fresh salt each time.
-        assert_ne!(hash_password_with(&e, "correct horse battery").unwrap_or_default(), hash);
-    }
-
-    #[test]
-    fn origins_are_normalized_deduplicated_and_checked() {
-        let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(
-            parse_allowed_origins(&list(&["HTTPS://Shop.example.com/", "https://shop.example.com", "*.example.org"]))
-                .ok(),
-            Some(list(&["https://shop.example.com", "*.example.org"]))
-        );
-        assert!(parse_allowed_origins(&list(&["shop.example.com"])).is_err());
-        assert!(parse_allowed_origins(&vec!["https://a.example.com".to_owned(); 51]).is_err());
-    }
-}
-
 /// Appends an audit event for an action without a user: the command line or a background job
 /// (`details.via` says which). A failure is logged: the action is committed already.
 pub async fn audit_system(
@@ -235,4 +205,34 @@ pub async fn privacy_erase(
     });
     audit_system(chat, org_id, "privacy.erase", crate::privacy_api::target(lookup, &visitors), details).await;
     Ok((visitors, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_core::ports::SeededEntropy;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let e = SeededEntropy::new(5);
+        let hash = hash_password_with(&e, "correct horse battery").unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password(&hash, "correct horse battery"));
+        assert!(!verify_password(&hash, "correct horse batterY"));
+        assert!(!verify_password("not a hash", "correct horse battery"));
+        // A fresh salt each time.
+        assert_ne!(hash_password_with(&e, "correct horse battery").unwrap_or_default(), hash);
+    }
+
+    #[test]
+    fn origins_are_normalized_deduplicated_and_checked() {
+        let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_allowed_origins(&list(&["HTTPS://Shop.example.com/", "https://shop.example.com", "*.example.org"]))
+                .ok(),
+            Some(list(&["https://shop.example.com", "*.example.org"]))
+        );
+        assert!(parse_allowed_origins(&list(&["shop.example.com"])).is_err());
+        assert!(parse_allowed_origins(&vec!["https://a.example.com".to_owned(); 51]).is_err());
+    }
 }

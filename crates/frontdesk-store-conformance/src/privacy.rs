@@ -161,7 +161,7 @@ pub(crate) async fn lookup_and_erasure(c: &Ctx, w: &World) {
         "oldest first"
     );
     assert!(ok(s.visitor_event_history(w.site_b.id, ada.id).await, "other site").is_empty());
-    assert_eq!(ok(s.conversation_unanswered(a, conv.id).await, "unanswered"), [unanswered.clone()]);
+    assert_eq!(ok(s.conversation_unanswered(a, conv.id).await, "unanswered"), vec![unanswered]);
     assert!(ok(s.conversation_unanswered(b, conv.id).await, "from B").is_empty());
 
     let day = Timestamp(conv.created_at.0 - 1000);
