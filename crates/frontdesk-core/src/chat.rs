@@ -67,6 +67,8 @@ impl Chat {
 
         let known = match req.visitor_id {
             Some(id) => match self.store.get_visitor(site.id, id).await {
+                // An erased visitor's id starts over as a stranger: nothing links them again.
+                Ok(v) if v.erased_at.is_some() => None,
                 Ok(v) => Some(v),
                 Err(StoreError::NotFound) => None,
                 Err(e) => return Err(e.into()),
@@ -89,6 +91,7 @@ impl Chat {
                     verified: false,
                     created_at: now,
                     last_seen_at: now,
+                    erased_at: None,
                 };
                 self.store.create_visitor(&v).await?;
                 v

@@ -18,6 +18,7 @@ pub mod model;
 pub mod origin;
 pub mod plans;
 pub mod ports;
+pub mod privacy;
 pub mod roles;
 pub mod scenarios;
 pub mod status;

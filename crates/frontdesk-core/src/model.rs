@@ -257,6 +257,10 @@ pub struct Site {
     /// verified user id links a visitor's history across devices.
     #[serde(default)]
     pub require_verified_identity: bool,
+    /// Conversations whose last activity is older than this many days are deleted by the
+    /// retention job (`None`: kept until erased by hand).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -304,6 +308,10 @@ pub struct Visitor {
     pub verified: bool,
     pub created_at: Timestamp,
     pub last_seen_at: Timestamp,
+    /// When the visitor's data was erased (GDPR): the row stays only so the anonymous
+    /// conversations keep their visitor; the widget gets a fresh visitor for this id.
+    #[serde(default)]
+    pub erased_at: Option<Timestamp>,
 }
 
 /// What the widget's `identify` tells about the visitor; `None` keeps the stored value.

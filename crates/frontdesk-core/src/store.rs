@@ -12,6 +12,7 @@ use crate::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuest
 use crate::knowledge::{Article, ArticleId, ArticleStatus};
 use crate::model::*;
 use crate::plans::Plan;
+use crate::privacy::{ErasureCounts, RetentionCounts, VisitorLookup};
 use crate::scenarios::{FlowState, Scenario, ScenarioVersion};
 use crate::status::ConversationStatus;
 use crate::team::{Invite, Member, NotificationPrefs};
@@ -478,6 +479,42 @@ pub trait Store: Send + Sync + 'static {
     /// Id, site and `updated_at` of every article: a cheap way for each node to notice edits made
     /// elsewhere (another node, the command line) and bring its search index up to date.
     async fn article_versions(&self) -> StoreResult<Vec<ArticleVersion>>;
+
+    // Privacy: export, erasure and retention.
+
+    /// The organization's visitors a lookup names: by id (none for another organization's), or
+    /// every visitor of its sites whose email matches case-insensitively (erased ones have none).
+    /// Oldest first.
+    async fn find_visitors(&self, org_id: OrgId, lookup: &VisitorLookup) -> StoreResult<Vec<Visitor>>;
+    /// Every conversation of the visitor in the organization, oldest first, uncapped.
+    async fn visitor_conversations(&self, org_id: OrgId, visitor_id: VisitorId) -> StoreResult<Vec<Conversation>>;
+    /// Every page view and conversion of the visitor, oldest first, uncapped; empty for another
+    /// site's visitor.
+    async fn visitor_event_history(&self, site_id: SiteId, visitor_id: VisitorId) -> StoreResult<Vec<VisitorEvent>>;
+    /// The conversation's declined questions, oldest first; empty for another organization's.
+    async fn conversation_unanswered(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+    ) -> StoreResult<Vec<UnansweredQuestion>>;
+    /// In one transaction: deletes the visitor's messages (and their search entries), ratings,
+    /// events, notes, unanswered questions and scenario runs; clears its identity and marks it
+    /// erased at `at`; clears its conversations' params and page URL and revokes their session
+    /// tokens, keeping the rows (status, times, site) and their message counts and stars for
+    /// analytics. `NotFound` for another organization's visitor.
+    async fn erase_visitor(&self, org_id: OrgId, visitor_id: VisitorId, at: Timestamp) -> StoreResult<ErasureCounts>;
+    /// Retention, one batch: deletes at most `limit` of the site's conversations whose last
+    /// activity is before `before` (with everything that hangs on them), at most `limit` of its
+    /// visitor events created before it, and at most `limit` visitors last seen before it who have
+    /// no conversation left. Call again while a count reaches `limit`. Nothing for another
+    /// organization's site.
+    async fn purge_expired(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<RetentionCounts>;
 
     // Audit log and outbox.
 

@@ -93,6 +93,7 @@ impl Fixture {
             previous_public_key: None,
             previous_key_expires_at: None,
             require_verified_identity: false,
+            retention_days: None,
             created_at: now,
             updated_at: now,
         };

@@ -52,6 +52,7 @@ async fn fixture(name: &str) -> Fixture {
         previous_public_key: None,
         previous_key_expires_at: None,
         require_verified_identity: false,
+        retention_days: None,
         created_at: chat.clock.now(),
         updated_at: chat.clock.now(),
     };

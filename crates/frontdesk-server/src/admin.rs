@@ -138,11 +138,74 @@ pub(crate) async fn create_site_with_widget(
         previous_public_key: None,
         previous_key_expires_at: None,
         require_verified_identity: false,
+        retention_days: None,
         created_at: now,
         updated_at: now,
     };
     chat.store.create_site(&site).await?;
     Ok(site)
+}
+
+/// Appends an audit event for an action without a user: the command line or a background job
+/// (`details.via` says which). A failure is logged: the action is committed already.
+pub async fn audit_system(
+    chat: &Chat,
+    org_id: OrgId,
+    action: &str,
+    target: (&str, String),
+    details: serde_json::Value,
+) {
+    let event = frontdesk_core::audit::AuditEvent {
+        id: frontdesk_core::AuditEventId::generate(&*chat.clock, &*chat.entropy),
+        org_id,
+        actor_id: None,
+        action: action.to_owned(),
+        target_kind: target.0.to_owned(),
+        target_id: target.1,
+        ip: None,
+        user_agent: None,
+        details,
+        created_at: chat.clock.now(),
+    };
+    if let Err(e) = chat.store.append_audit(&event).await {
+        tracing::error!(error = %e, action, "could not write an audit event");
+    }
+}
+
+/// The command line's `privacy export`: the export document, audited like the API's.
+pub async fn privacy_export(
+    chat: &Chat,
+    org_id: OrgId,
+    lookup: &frontdesk_core::privacy::VisitorLookup,
+) -> Result<frontdesk_core::privacy::VisitorExport, CoreError> {
+    chat.store.get_org(org_id).await.map_err(|e| CoreError::from_store(e, "organization"))?;
+    let document = frontdesk_core::privacy::export(&*chat.store, org_id, lookup, chat.clock.now()).await?;
+    let visitors: Vec<_> = document.visitors.iter().map(|v| v.visitor.id).collect();
+    let details = serde_json::json!({
+        "via": "cli",
+        "lookup": crate::privacy_api::lookup_kind(lookup),
+        "visitors": visitors,
+    });
+    audit_system(chat, org_id, "privacy.export", crate::privacy_api::target(lookup, &visitors), details).await;
+    Ok(document)
+}
+
+/// The command line's `privacy erase`: erases and audits like the API.
+pub async fn privacy_erase(
+    chat: &Chat,
+    org_id: OrgId,
+    lookup: &frontdesk_core::privacy::VisitorLookup,
+) -> Result<(Vec<frontdesk_core::VisitorId>, frontdesk_core::privacy::ErasureCounts), CoreError> {
+    chat.store.get_org(org_id).await.map_err(|e| CoreError::from_store(e, "organization"))?;
+    let (visitors, counts) = frontdesk_core::privacy::erase(&*chat.store, org_id, lookup, chat.clock.now()).await?;
+    let details = serde_json::json!({
+        "via": "cli",
+        "lookup": crate::privacy_api::lookup_kind(lookup),
+        "visitors": visitors,
+        "counts": counts,
+    });
+    audit_system(chat, org_id, "privacy.erase", crate::privacy_api::target(lookup, &visitors), details).await;
+    Ok((visitors, counts))
 }
 
 /// Events read per page while walking an audit chain.

@@ -570,6 +570,20 @@ pub struct UpdateSiteRequest {
     /// Refuse `identify` without a valid `user_hash`; link history across devices only by a
     /// verified user id.
     pub require_verified_identity: Option<bool>,
+    /// Days after their last activity that conversations are deleted (1–3650); `null` keeps
+    /// them until erased by hand. Absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub retention_days: Option<Option<u32>>,
+}
+
+/// A field that is present (even as `null`) is `Some`: tells "clear it" from "leave it".
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Changes a site's name, allowed origins, assistant configuration, or its widget *draft*
@@ -610,6 +624,10 @@ pub async fn update_site(
     if let Some(required) = body.require_verified_identity {
         site.require_verified_identity = required;
         changed.push("require_verified_identity");
+    }
+    if let Some(days) = body.retention_days {
+        site.retention_days = frontdesk_core::privacy::validate_retention(days)?;
+        changed.push("retention_days");
     }
     if let Some(mut assistant) = body.assistant {
         validate_assistant(&assistant)?;

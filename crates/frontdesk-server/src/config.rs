@@ -27,6 +27,9 @@ pub struct ServerConfig {
     pub smtp: Option<frontdesk_notify::SmtpSettings>,
     pub flows: FlowsConfig,
     pub webhooks: WebhooksConfig,
+    /// How often the retention job looks for conversations past their site's `retention_days`
+    /// (one node of several does each pass).
+    pub retention_interval_secs: u64,
 }
 
 /// Outgoing webhooks.
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             smtp: None,
             flows: FlowsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            retention_interval_secs: 3600,
         }
     }
 }

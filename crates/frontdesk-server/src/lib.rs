@@ -23,7 +23,9 @@ pub mod metrics;
 mod middleware;
 mod notify;
 pub mod openapi;
+mod privacy_api;
 mod report_api;
+pub mod retention;
 mod scenario_api;
 mod site_api;
 mod state;
@@ -110,6 +112,7 @@ pub async fn build_with_realtime(
         ("max_body_bytes", config.max_body_bytes as u64),
         ("session_ttl_secs", config.session_ttl_secs),
         ("login_ttl_secs", config.login_ttl_secs),
+        ("retention_interval_secs", config.retention_interval_secs),
     ] {
         if value == 0 {
             return Err(ServerError::Config(format!("{name} must be positive")));
@@ -183,6 +186,8 @@ pub async fn build_with_realtime(
     let flows = Arc::new(flows::Flows::new(chat.clone(), hub.clone(), ai, config.flows.allow_private_http));
     let (flows_stop, flows_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(flows.clone().run_timers(flows_stopped));
+    let (retention_stop, retention_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(retention::run(chat.clone(), config.retention_interval_secs, retention_stopped));
     let webhooks = Arc::new(webhooks::Webhooks::new(
         chat.store.clone(),
         chat.clock.clone(),
@@ -196,6 +201,7 @@ pub async fn build_with_realtime(
         answerer: flows.clone(),
         flows,
         _flows_stop: flows_stop,
+        _retention_stop: retention_stop,
         webhooks,
         _webhooks_stop: webhooks_stop,
         knowledge,
@@ -228,6 +234,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(site_api::routes())
         .merge(report_api::routes())
         .merge(scenario_api::routes())
+        .merge(privacy_api::routes())
         .merge(webhook_api::routes())
         .merge(openapi::routes())
         .merge(ws::routes())

@@ -2,7 +2,8 @@
 
 use crate::state::AppState;
 use crate::{
-    account_api, app_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api, webhook_api,
+    account_api, app_api, chat_api, inbox_api, kb_api, privacy_api, report_api, scenario_api, site_api, team_api,
+    webhook_api,
 };
 use axum::Router;
 use axum::extract::State;
@@ -81,6 +82,8 @@ use utoipa::{Modify, OpenApi};
         report_api::insights,
         report_api::unanswered,
         report_api::list_audit,
+        privacy_api::export,
+        privacy_api::erase,
         report_api::verify_audit,
         kb_api::list_articles,
         kb_api::create_article,

@@ -68,6 +68,8 @@ pub struct Inner {
     pub flows: Arc<crate::flows::Flows>,
     /// Dropped with the state: the scenarios' timer job stops with the server.
     pub _flows_stop: tokio::sync::watch::Sender<bool>,
+    /// Dropped with the state: the retention job stops with the server.
+    pub _retention_stop: tokio::sync::watch::Sender<bool>,
     /// Outgoing webhooks: the dispatcher and sender of this node (woken by test events and
     /// redeliveries).
     pub webhooks: Arc<crate::webhooks::Webhooks>,

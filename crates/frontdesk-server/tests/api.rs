@@ -19,6 +19,8 @@ mod isolation;
 mod knowledge;
 #[path = "api/ops.rs"]
 mod ops;
+#[path = "api/privacy.rs"]
+mod privacy;
 #[path = "api/realtime.rs"]
 mod realtime;
 #[path = "api/support.rs"]

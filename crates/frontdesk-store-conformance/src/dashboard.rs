@@ -85,36 +85,38 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     audit_chain(&c).await;
     webhooks(&c, &w).await;
     limits(&c).await;
+    crate::privacy::lookup_and_erasure(&c, &w).await;
+    crate::privacy::retention(&c, &w).await;
 }
 
-struct Ctx {
-    store: Arc<dyn Store>,
-    clock: Arc<FixedClock>,
-    entropy: Arc<SeededEntropy>,
+pub(crate) struct Ctx {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<FixedClock>,
+    pub(crate) entropy: Arc<SeededEntropy>,
     /// Makes e-mail addresses and setting keys unique per run.
-    tag: String,
+    pub(crate) tag: String,
 }
 
 impl Ctx {
-    fn s(&self) -> &dyn Store {
+    pub(crate) fn s(&self) -> &dyn Store {
         &*self.store
     }
-    fn clk(&self) -> &dyn Clock {
+    pub(crate) fn clk(&self) -> &dyn Clock {
         &*self.clock
     }
-    fn ent(&self) -> &dyn Entropy {
+    pub(crate) fn ent(&self) -> &dyn Entropy {
         &*self.entropy
     }
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }
     /// One second later: every write of the chapter has its own instant unless it says otherwise.
-    fn tick(&self) -> Timestamp {
+    pub(crate) fn tick(&self) -> Timestamp {
         self.clock.advance_seconds(1);
         self.clock.now()
     }
 
-    async fn org(&self, name: &str, plan: Plan, extra_seats: u32) -> Organization {
+    pub(crate) async fn org(&self, name: &str, plan: Plan, extra_seats: u32) -> Organization {
         let org = Organization {
             id: OrgId::generate(self.clk(), self.ent()),
             name: format!("{name} {}", self.tag),
@@ -126,7 +128,7 @@ impl Ctx {
         org
     }
 
-    async fn user(&self, name: &str) -> User {
+    pub(crate) async fn user(&self, name: &str) -> User {
         let user = User {
             id: UserId::generate(self.clk(), self.ent()),
             email: format!("{}.{}@example.com", name.to_lowercase(), self.tag),
@@ -138,13 +140,13 @@ impl Ctx {
         user
     }
 
-    async fn member(&self, org: OrgId, user: UserId, role: Role) -> Membership {
+    pub(crate) async fn member(&self, org: OrgId, user: UserId, role: Role) -> Membership {
         let m = Membership { org_id: org, user_id: user, role, created_at: self.tick() };
         ok(self.s().put_membership(&m).await, "put membership");
         m
     }
 
-    fn site_value(&self, org: OrgId, name: &str) -> Site {
+    pub(crate) fn site_value(&self, org: OrgId, name: &str) -> Site {
         let now = self.tick();
         Site {
             id: SiteId::generate(self.clk(), self.ent()),
@@ -159,18 +161,19 @@ impl Ctx {
             previous_public_key: None,
             previous_key_expires_at: None,
             require_verified_identity: false,
+            retention_days: None,
             created_at: now,
             updated_at: now,
         }
     }
 
-    async fn site(&self, org: OrgId, name: &str) -> Site {
+    pub(crate) async fn site(&self, org: OrgId, name: &str) -> Site {
         let site = self.site_value(org, name);
         ok(self.s().create_site(&site).await, "create site");
         site
     }
 
-    async fn visitor(&self, site: SiteId, name: Option<&str>, email: Option<&str>) -> Visitor {
+    pub(crate) async fn visitor(&self, site: SiteId, name: Option<&str>, email: Option<&str>) -> Visitor {
         let now = self.tick();
         let v = Visitor {
             id: VisitorId::generate(self.clk(), self.ent()),
@@ -182,13 +185,14 @@ impl Ctx {
             verified: false,
             created_at: now,
             last_seen_at: now,
+            erased_at: None,
         };
         ok(self.s().create_visitor(&v).await, "create visitor");
         v
     }
 
     /// A new active conversation created now (without advancing the clock).
-    async fn conversation_now(&self, site: &Site, visitor: VisitorId) -> Conversation {
+    pub(crate) async fn conversation_now(&self, site: &Site, visitor: VisitorId) -> Conversation {
         let now = self.now();
         let conversation = Conversation {
             id: ConversationId::generate(self.clk(), self.ent()),
@@ -213,13 +217,13 @@ impl Ctx {
         conversation
     }
 
-    async fn conversation(&self, site: &Site, visitor: VisitorId) -> Conversation {
+    pub(crate) async fn conversation(&self, site: &Site, visitor: VisitorId) -> Conversation {
         self.tick();
         self.conversation_now(site, visitor).await
     }
 
     /// Appends a message one second later.
-    async fn say(
+    pub(crate) async fn say(
         &self,
         org: OrgId,
         conversation: ConversationId,
@@ -243,7 +247,7 @@ impl Ctx {
         ok(self.s().append_message(org, &message, change, kind == AuthorKind::Visitor).await, "append message")
     }
 
-    async fn change(
+    pub(crate) async fn change(
         &self,
         org: OrgId,
         id: ConversationId,
@@ -254,20 +258,20 @@ impl Ctx {
         ok(self.s().change_status(org, id, StatusChange { from, to }, at).await, "change status")
     }
 
-    async fn conversation_of(&self, org: OrgId, id: ConversationId) -> Conversation {
+    pub(crate) async fn conversation_of(&self, org: OrgId, id: ConversationId) -> Conversation {
         ok(self.s().get_conversation(org, id).await, "get conversation")
     }
 
-    async fn rate(&self, org: OrgId, id: ConversationId, stars: u8) {
+    pub(crate) async fn rate(&self, org: OrgId, id: ConversationId, stars: u8) {
         let rating = Rating { conversation_id: id, stars, tags: vec![], feedback: None, created_at: self.tick() };
         ok(self.s().create_rating(org, &rating).await, "rate");
     }
 
-    async fn page_view(&self, site: SiteId, visitor: VisitorId, url: Option<&str>, title: Option<&str>) {
+    pub(crate) async fn page_view(&self, site: SiteId, visitor: VisitorId, url: Option<&str>, title: Option<&str>) {
         self.visitor_event(site, visitor, VisitorEventKind::PageView, url, title, None).await;
     }
 
-    async fn conversion(&self, site: SiteId, visitor: VisitorId, name: Option<&str>) {
+    pub(crate) async fn conversion(&self, site: SiteId, visitor: VisitorId, name: Option<&str>) {
         self.visitor_event(
             site,
             visitor,
@@ -279,7 +283,7 @@ impl Ctx {
         .await;
     }
 
-    async fn visitor_event(
+    pub(crate) async fn visitor_event(
         &self,
         site: SiteId,
         visitor: VisitorId,
@@ -304,7 +308,7 @@ impl Ctx {
         ok(self.s().append_visitor_event(&event).await, "append visitor event");
     }
 
-    async fn audit(&self, org: OrgId, actor: Option<UserId>, action: &str) -> AuditRecord {
+    pub(crate) async fn audit(&self, org: OrgId, actor: Option<UserId>, action: &str) -> AuditRecord {
         let event = AuditEvent {
             id: AuditEventId::generate(self.clk(), self.ent()),
             org_id: org,
@@ -513,15 +517,15 @@ async fn visitor_identity(c: &Ctx) {
     assert!(events_of(s, org_x.id, others_session, "visitor.identified").await.is_empty());
 }
 
-struct World {
-    org_a: Organization,
-    org_b: Organization,
-    alice: User,
-    carol: User,
-    bob: User,
-    site_a: Site,
-    site_a2: Site,
-    site_b: Site,
+pub(crate) struct World {
+    pub(crate) org_a: Organization,
+    pub(crate) org_b: Organization,
+    pub(crate) alice: User,
+    pub(crate) carol: User,
+    pub(crate) bob: User,
+    pub(crate) site_a: Site,
+    pub(crate) site_a2: Site,
+    pub(crate) site_b: Site,
 }
 
 async fn orgs_team_and_sites(c: &Ctx) -> World {
@@ -906,7 +910,7 @@ async fn inbox_fixture(c: &Ctx, w: &World) -> Fixture {
     f
 }
 
-fn inbox_ids(items: &[InboxItem]) -> Vec<ConversationId> {
+pub(crate) fn inbox_ids(items: &[InboxItem]) -> Vec<ConversationId> {
     items.iter().map(|i| i.conversation.id).collect()
 }
 

@@ -32,6 +32,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 mod dashboard;
+mod privacy;
 pub use dashboard::{run_dashboard, run_dashboard_seeded};
 
 /// 2025-10-09T08:53:20Z: every time in the story is this plus whole seconds.
@@ -315,6 +316,7 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         previous_public_key: None,
         previous_key_expires_at: None,
         require_verified_identity: false,
+        retention_days: None,
         created_at: clock.now(),
         updated_at: clock.now(),
     };
@@ -330,6 +332,7 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
         previous_public_key: None,
         previous_key_expires_at: None,
         require_verified_identity: false,
+        retention_days: None,
         // The stored API key must come back: only API responses mask it.
         assistant: AssistantSettings {
             system_prompt: "You are Globex's helper.".to_owned(),

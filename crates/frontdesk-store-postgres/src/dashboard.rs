@@ -12,7 +12,7 @@ use frontdesk_crypto::fields::{self, Seal};
 
 const NOTE_COLS: &str = "id, org_id, conversation_id, author_id, body, html, mentions, created_at";
 const CANNED_COLS: &str = "id, org_id, shortcut, title, body, created_at, updated_at";
-const UNANSWERED_COLS: &str = "id, org_id, site_id, conversation_id, message_id, question, created_at";
+pub(crate) const UNANSWERED_COLS: &str = "id, org_id, site_id, conversation_id, message_id, question, created_at";
 
 /// How much of a search text is used: a search box's worth. PostgreSQL's tsquery parser recurses
 /// per operand, and a query of a hundred thousand words overflows its stack.
@@ -101,7 +101,7 @@ fn canned_from_row(row: &PgRow) -> StoreResult<CannedResponse> {
     })
 }
 
-fn unanswered_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<UnansweredQuestion> {
+pub(crate) fn unanswered_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<UnansweredQuestion> {
     Ok(UnansweredQuestion {
         id: UnansweredId(get(row, "id")?),
         org_id: OrgId(get(row, "org_id")?),
@@ -413,7 +413,9 @@ impl PgStore {
     ) -> StoreResult<Vec<ConversationStat>> {
         let mut q = QueryBuilder::<Postgres>::new(
             "SELECT c.id, c.site_id, c.created_at, c.status, c.escalated_at, c.first_agent_reply_at, \
-             rt.stars AS rating, mc.assistant_messages, mc.agent_messages \
+             COALESCE(rt.stars, c.erased_rating) AS rating, \
+             mc.assistant_messages + c.erased_assistant_messages AS assistant_messages, \
+             mc.agent_messages + c.erased_agent_messages AS agent_messages \
              FROM conversations c LEFT JOIN ratings rt ON rt.conversation_id = c.id \
              CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE author_kind = ",
         );

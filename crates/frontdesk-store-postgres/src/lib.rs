@@ -19,6 +19,7 @@ use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::model::*;
 use frontdesk_core::plans::Plan;
+use frontdesk_core::privacy::{ErasureCounts, RetentionCounts, VisitorLookup};
 use frontdesk_core::roles::Role;
 use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::status::ConversationStatus;
@@ -205,12 +206,12 @@ macro_rules! session_cols {
 macro_rules! site_cols {
     () => {
         "id, org_id, name, public_key, secret, allowed_origins, widget, widget_draft, assistant, previous_public_key, \
-         previous_key_expires_at, require_verified_identity, created_at, updated_at"
+         previous_key_expires_at, require_verified_identity, retention_days, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
     () => {
-        "id, site_id, name, email, locale, user_id, verified, created_at, last_seen_at"
+        "id, site_id, name, email, locale, user_id, verified, created_at, last_seen_at, erased_at"
     };
 }
 macro_rules! conversation_cols {
@@ -242,9 +243,15 @@ macro_rules! audit_cols {
     };
 }
 
+/// The column is an INTEGER; the API keeps the value within a few thousand days.
+fn retention_days_column(days: u32) -> i32 {
+    i32::try_from(days).unwrap_or(i32::MAX)
+}
+
 // After the column macros, which they use (macros are in scope below their definition only).
 mod audit;
 mod dashboard;
+mod privacy;
 mod scenarios;
 mod sealing;
 mod team;
@@ -308,6 +315,9 @@ fn raw_site_from_row(row: &PgRow) -> StoreResult<Site> {
         previous_public_key: get(row, "previous_public_key")?,
         previous_key_expires_at: opt_ts_at(row, "previous_key_expires_at")?,
         require_verified_identity: get(row, "require_verified_identity")?,
+        retention_days: get::<Option<i32>>(row, "retention_days")?
+            .map(|d| u32::try_from(d).map_err(|_| corrupt("retention_days", d)))
+            .transpose()?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -324,6 +334,7 @@ fn raw_visitor_from_row(row: &PgRow) -> StoreResult<Visitor> {
         verified: get(row, "verified")?,
         created_at: ts_at(row, "created_at")?,
         last_seen_at: ts_at(row, "last_seen_at")?,
+        erased_at: opt_ts_at(row, "erased_at")?,
     })
 }
 
@@ -864,7 +875,7 @@ impl Store for PgStore {
         sqlx::query(concat!(
             "INSERT INTO sites (",
             site_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(site.id.0)
         .bind(site.org_id.0)
@@ -879,6 +890,7 @@ impl Store for PgStore {
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
         .bind(site.require_verified_identity)
+        .bind(site.retention_days.map(retention_days_column))
         .bind(site.created_at.0)
         .bind(site.updated_at.0)
         .execute(&self.pool)
@@ -935,7 +947,8 @@ impl Store for PgStore {
         let done = sqlx::query(
             "UPDATE sites SET name = $1, public_key = $2, secret = $3, allowed_origins = $4, widget = $5, \
              assistant = $6, updated_at = $7, widget_draft = $10, previous_public_key = $11, \
-             previous_key_expires_at = $12, require_verified_identity = $13 WHERE id = $8 AND org_id = $9",
+             previous_key_expires_at = $12, require_verified_identity = $13, retention_days = $14 \
+             WHERE id = $8 AND org_id = $9",
         )
         .bind(&site.name)
         .bind(&site.public_key)
@@ -950,6 +963,7 @@ impl Store for PgStore {
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
         .bind(site.require_verified_identity)
+        .bind(site.retention_days.map(retention_days_column))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -960,7 +974,7 @@ impl Store for PgStore {
         sqlx::query(concat!(
             "INSERT INTO visitors (",
             visitor_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(v.id.0)
         .bind(v.site_id.0)
@@ -971,6 +985,7 @@ impl Store for PgStore {
         .bind(v.verified)
         .bind(v.created_at.0)
         .bind(v.last_seen_at.0)
+        .bind(v.erased_at.map(|t| t.0))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -1664,6 +1679,40 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(visitor_event_from_row).collect()
+    }
+
+    async fn find_visitors(&self, org_id: OrgId, lookup: &VisitorLookup) -> StoreResult<Vec<Visitor>> {
+        self.find_visitor_rows(org_id, lookup).await
+    }
+
+    async fn visitor_conversations(&self, org_id: OrgId, visitor_id: VisitorId) -> StoreResult<Vec<Conversation>> {
+        self.visitor_conversation_rows(org_id, visitor_id).await
+    }
+
+    async fn visitor_event_history(&self, site_id: SiteId, visitor_id: VisitorId) -> StoreResult<Vec<VisitorEvent>> {
+        self.visitor_event_rows(site_id, visitor_id).await
+    }
+
+    async fn conversation_unanswered(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+    ) -> StoreResult<Vec<UnansweredQuestion>> {
+        self.conversation_unanswered_rows(org_id, conversation_id).await
+    }
+
+    async fn erase_visitor(&self, org_id: OrgId, visitor_id: VisitorId, at: Timestamp) -> StoreResult<ErasureCounts> {
+        self.erase_visitor_rows(org_id, visitor_id, at).await
+    }
+
+    async fn purge_expired(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<RetentionCounts> {
+        self.purge_expired_rows(org_id, site_id, before, limit).await
     }
 
     async fn append_audit(&self, e: &AuditEvent) -> StoreResult<AuditRecord> {

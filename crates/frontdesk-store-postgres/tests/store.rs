@@ -303,6 +303,7 @@ mod dashboard {
             previous_public_key: None,
             previous_key_expires_at: None,
             require_verified_identity: false,
+            retention_days: None,
             created_at: Timestamp(T0),
             updated_at: Timestamp(T0),
         }
@@ -339,6 +340,7 @@ mod dashboard {
             verified: false,
             created_at: Timestamp(T0),
             last_seen_at: Timestamp(T0),
+            erased_at: None,
         };
         store.create_visitor(&visitor).await.expect("visitor");
         (org.id, user.id, site.id, visitor.id)
@@ -915,6 +917,7 @@ mod dashboard {
             verified: false,
             created_at: Timestamp(T0),
             last_seen_at: Timestamp(T0),
+            erased_at: None,
         };
         store.create_visitor(&second_visitor).await.expect("visitor");
         use VisitorEventKind::{Conversion, PageView};

@@ -11,7 +11,7 @@ use frontdesk_crypto::fields::{self, Seal};
 
 const NOTE_COLS: &str = "id, org_id, conversation_id, author_id, body, html, mentions, created_at";
 const CANNED_COLS: &str = "id, org_id, shortcut, title, body, created_at, updated_at";
-const UNANSWERED_COLS: &str = "id, org_id, site_id, conversation_id, message_id, question, created_at";
+pub(crate) const UNANSWERED_COLS: &str = "id, org_id, site_id, conversation_id, message_id, question, created_at";
 
 /// The conversation columns qualified by the alias `c`, for queries that join other tables with
 /// columns of the same names. The result columns keep the plain names `conversation_from_row` reads.
@@ -65,7 +65,7 @@ fn canned_from_row(row: &SqliteRow) -> StoreResult<CannedResponse> {
     })
 }
 
-fn unanswered_from_row(seal: Seal<'_>, row: &SqliteRow) -> StoreResult<UnansweredQuestion> {
+pub(crate) fn unanswered_from_row(seal: Seal<'_>, row: &SqliteRow) -> StoreResult<UnansweredQuestion> {
     Ok(UnansweredQuestion {
         id: UnansweredId(uuid_at(row, "id")?),
         org_id: OrgId(uuid_at(row, "org_id")?),
@@ -385,9 +385,9 @@ impl SqliteStore {
     ) -> StoreResult<Vec<ConversationStat>> {
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT c.id, c.site_id, c.created_at, c.status, c.escalated_at, c.first_agent_reply_at, \
-             rt.stars AS rating, \
+             COALESCE(rt.stars, c.erased_rating) AS rating, c.erased_assistant_messages + \
              (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'assistant') \
-               AS assistant_messages, \
+               AS assistant_messages, c.erased_agent_messages + \
              (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'agent') \
                AS agent_messages \
              FROM conversations c LEFT JOIN ratings rt ON rt.conversation_id = c.id WHERE c.org_id = ",

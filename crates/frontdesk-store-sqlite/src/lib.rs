@@ -17,6 +17,7 @@ use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::model::*;
 use frontdesk_core::plans::Plan;
+use frontdesk_core::privacy::{ErasureCounts, RetentionCounts, VisitorLookup};
 use frontdesk_core::roles::Role;
 use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::status::ConversationStatus;
@@ -294,12 +295,12 @@ macro_rules! session_cols {
 macro_rules! site_cols {
     () => {
         "id, org_id, name, public_key, secret, allowed_origins, widget, widget_draft, assistant, previous_public_key, \
-         previous_key_expires_at, require_verified_identity, created_at, updated_at"
+         previous_key_expires_at, require_verified_identity, retention_days, created_at, updated_at"
     };
 }
 macro_rules! visitor_cols {
     () => {
-        "id, site_id, name, email, locale, user_id, verified, created_at, last_seen_at"
+        "id, site_id, name, email, locale, user_id, verified, created_at, last_seen_at, erased_at"
     };
 }
 macro_rules! conversation_cols {
@@ -334,6 +335,7 @@ macro_rules! audit_cols {
 // Declared after the column macros, which are in scope only below their definitions.
 mod audit;
 mod dashboard;
+mod privacy;
 mod scenarios;
 mod sealing;
 mod team;
@@ -397,6 +399,9 @@ fn raw_site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         previous_public_key: get(row, "previous_public_key")?,
         previous_key_expires_at: opt_ts_at(row, "previous_key_expires_at")?,
         require_verified_identity: get::<i64>(row, "require_verified_identity")? != 0,
+        retention_days: get::<Option<i64>>(row, "retention_days")?
+            .map(|d| u32::try_from(d).map_err(|_| corrupt("retention_days", d)))
+            .transpose()?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -413,6 +418,7 @@ fn raw_visitor_from_row(row: &SqliteRow) -> StoreResult<Visitor> {
         verified: get::<i64>(row, "verified")? != 0,
         created_at: ts_at(row, "created_at")?,
         last_seen_at: ts_at(row, "last_seen_at")?,
+        erased_at: opt_ts_at(row, "erased_at")?,
     })
 }
 
@@ -953,7 +959,7 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO sites (",
             site_cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(id(site.id.0))
         .bind(id(site.org_id.0))
@@ -967,6 +973,7 @@ impl Store for SqliteStore {
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
         .bind(i64::from(site.require_verified_identity))
+        .bind(site.retention_days.map(i64::from))
         .bind(site.created_at.0)
         .bind(site.updated_at.0)
         .execute(&self.writer)
@@ -1025,7 +1032,7 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE sites SET name = ?, public_key = ?, secret = ?, allowed_origins = ?, widget = ?, widget_draft = ?, \
              assistant = ?, previous_public_key = ?, previous_key_expires_at = ?, require_verified_identity = ?, \
-             updated_at = ? WHERE id = ? AND org_id = ?",
+             retention_days = ?, updated_at = ? WHERE id = ? AND org_id = ?",
         )
         .bind(&site.name)
         .bind(&site.public_key)
@@ -1037,6 +1044,7 @@ impl Store for SqliteStore {
         .bind(&site.previous_public_key)
         .bind(site.previous_key_expires_at.map(|t| t.0))
         .bind(i64::from(site.require_verified_identity))
+        .bind(site.retention_days.map(i64::from))
         .bind(site.updated_at.0)
         .bind(id(site.id.0))
         .bind(id(site.org_id.0))
@@ -1047,7 +1055,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_visitor(&self, v: &Visitor) -> StoreResult<()> {
-        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        sqlx::query(concat!("INSERT INTO visitors (", visitor_cols!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(id(v.id.0))
             .bind(id(v.site_id.0))
             .bind(self.seal().opt(fields::VISITOR_NAME, v.name.as_deref()).map_err(sealing)?)
@@ -1057,6 +1065,7 @@ impl Store for SqliteStore {
             .bind(i64::from(v.verified))
             .bind(v.created_at.0)
             .bind(v.last_seen_at.0)
+            .bind(v.erased_at.map(|t| t.0))
             .execute(&self.writer)
             .await
             .map_err(map_err)?;
@@ -1778,6 +1787,40 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?;
         rows.iter().map(visitor_event_from_row).collect()
+    }
+
+    async fn find_visitors(&self, org_id: OrgId, lookup: &VisitorLookup) -> StoreResult<Vec<Visitor>> {
+        self.find_visitor_rows(org_id, lookup).await
+    }
+
+    async fn visitor_conversations(&self, org_id: OrgId, visitor_id: VisitorId) -> StoreResult<Vec<Conversation>> {
+        self.visitor_conversation_rows(org_id, visitor_id).await
+    }
+
+    async fn visitor_event_history(&self, site_id: SiteId, visitor_id: VisitorId) -> StoreResult<Vec<VisitorEvent>> {
+        self.visitor_event_rows(site_id, visitor_id).await
+    }
+
+    async fn conversation_unanswered(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+    ) -> StoreResult<Vec<UnansweredQuestion>> {
+        self.conversation_unanswered_rows(org_id, conversation_id).await
+    }
+
+    async fn erase_visitor(&self, org_id: OrgId, visitor_id: VisitorId, at: Timestamp) -> StoreResult<ErasureCounts> {
+        self.erase_visitor_rows(org_id, visitor_id, at).await
+    }
+
+    async fn purge_expired(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<RetentionCounts> {
+        self.purge_expired_rows(org_id, site_id, before, limit).await
     }
 
     async fn append_audit(&self, e: &AuditEvent) -> StoreResult<AuditRecord> {

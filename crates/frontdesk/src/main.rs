@@ -90,6 +90,58 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// GDPR: export or erase everything held about a visitor (see docs/privacy.md).
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
+}
+
+/// Whom a privacy command is about: one visitor id, or everyone with an email.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct VisitorArgs {
+    /// A visitor id (as the dashboard's visitor panel shows it).
+    #[arg(long)]
+    visitor: Option<String>,
+    /// Every visitor of the organization's sites with this email (case-insensitive).
+    #[arg(long)]
+    email: Option<String>,
+}
+
+impl VisitorArgs {
+    fn lookup(&self) -> anyhow::Result<frontdesk_core::privacy::VisitorLookup> {
+        Ok(frontdesk_core::privacy::VisitorLookup::parse(self.visitor.as_deref(), self.email.as_deref())?)
+    }
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Write everything the organization holds about the visitor as JSON
+    /// (`frontdesk.visitor-export.v1`) to a file, or to standard output.
+    Export {
+        #[arg(long)]
+        org: OrgId,
+        #[command(flatten)]
+        who: VisitorArgs,
+        /// The file to write (created with owner-only permissions); standard output without it.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Erase the visitor: messages, ratings, events, notes, unanswered questions, scenario runs
+    /// and identity. Conversations stay, anonymous, for analytics. Cannot be undone.
+    Erase {
+        #[arg(long)]
+        org: OrgId,
+        #[command(flatten)]
+        who: VisitorArgs,
+        /// Confirms the erasure (required).
+        #[arg(long)]
+        yes: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -343,6 +395,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("every stored value is sealed with key {} ({total} rewritten)", ring.primary_id());
             Ok(())
         }
+        Command::Privacy { command: PrivacyCommand::Export { org, who, out } } => {
+            let document = frontdesk_server::admin::privacy_export(&chat, org, &who.lookup()?).await?;
+            let text = serde_json::to_string_pretty(&document)?;
+            match out {
+                Some(path) => {
+                    write_private_file(&path, text.as_bytes())?;
+                    eprintln!("exported {} visitor(s) to {}", document.visitors.len(), path.display());
+                }
+                None => println!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Privacy { command: PrivacyCommand::Erase { org, who, yes, json } } => {
+            if !yes {
+                anyhow::bail!("erasing cannot be undone: add --yes to confirm");
+            }
+            let (visitors, counts) = frontdesk_server::admin::privacy_erase(&chat, org, &who.lookup()?).await?;
+            print_result(
+                json,
+                &json!({"visitors": visitors, "counts": counts}),
+                &format!(
+                    "erased {} visitor(s): {} messages, {} ratings, {} events, {} notes; {} conversations kept anonymous",
+                    visitors.len(),
+                    counts.messages,
+                    counts.ratings,
+                    counts.visitor_events,
+                    counts.notes,
+                    counts.conversations
+                ),
+            );
+            Ok(())
+        }
         Command::Kb { command: KbCommand::Export { site, dir } } => {
             let site = kb::find_site(&*storage.store(), site).await?;
             let written = kb::export_dir(&*storage.store(), &site, &dir).await?;
@@ -369,6 +453,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     storage.close().await;
     result
+}
+
+/// Personal data: readable by its owner only (on Unix).
+fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
 }
 
 /// Records an administrative action taken on the command line: no user, no address; the user

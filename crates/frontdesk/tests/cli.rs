@@ -466,3 +466,98 @@ async fn audit_verify_passes_an_intact_log_and_fails_on_an_edited_event() {
     assert!(!out.status.success(), "unknown organization");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `privacy export` and `privacy erase` on a real data directory: the export holds the
+/// visitor's conversation, the erasure empties it and needs `--yes`, both are audited.
+#[tokio::test]
+async fn privacy_export_and_erase_a_visitor() {
+    let dir = temp_dir("privacy");
+    let storage = vec!["--data-dir".to_owned(), dir.join("data").display().to_string()];
+    let p = provision(&storage).await;
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let client = ChatClient::new(&server.base, &p.site_key).with_origin(SHOP);
+    let session = client.start().await;
+    let identify = client
+        .post(
+            "/api/chat/identify",
+            Some(&session.token),
+            &json!({"session_id": session.id, "name": "Grace", "email": "grace@hopper.test"}),
+        )
+        .await;
+    assert_eq!(identify.status, 200, "{}", identify.body);
+    assert_eq!(client.say(&session, "My badge number is 1906").await.status, 200);
+    server.stop().await;
+
+    let out = dir.join("grace.json");
+    let export = frontdesk(&storage)
+        .args(["privacy", "export", "--org", &p.org_id, "--email", "GRACE@hopper.test", "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .expect("export");
+    assert!(export.status.success(), "export: {}", String::from_utf8_lossy(&export.stderr));
+    let document: Value = serde_json::from_slice(&std::fs::read(&out).expect("the file")).expect("JSON");
+    assert_eq!(document["format"], "frontdesk.visitor-export.v1");
+    assert_eq!(document["visitors"][0]["visitor"]["id"].as_str(), Some(session.visitor_id.as_str()));
+    assert!(document.to_string().contains("My badge number is 1906"));
+
+    let refused = frontdesk(&storage)
+        .args(["privacy", "erase", "--org", &p.org_id, "--visitor", &session.visitor_id])
+        .output()
+        .await
+        .expect("erase without --yes");
+    assert!(!refused.status.success(), "erasing needs --yes");
+    let erased =
+        cli_json(&storage, &["privacy", "erase", "--org", &p.org_id, "--visitor", &session.visitor_id, "--yes"]).await;
+    assert_eq!(erased["visitors"], json!([session.visitor_id]));
+    assert!(erased["counts"]["messages"].as_u64().is_some_and(|n| n >= 1), "{erased}");
+
+    let after = frontdesk(&storage)
+        .args(["privacy", "export", "--org", &p.org_id, "--visitor", &session.visitor_id])
+        .output()
+        .await
+        .expect("export again");
+    assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
+    let text = String::from_utf8_lossy(&after.stdout);
+    assert!(!text.contains("1906") && !text.contains("hopper") && !text.contains("Grace"), "{text}");
+
+    // Another organization's visitor: not found, an error exit.
+    let unknown = frontdesk(&storage)
+        .args(["privacy", "export", "--org", &p.org_id, "--visitor", "0190b8e0-0000-7000-8000-000000000000"])
+        .output()
+        .await
+        .expect("unknown visitor");
+    assert!(!unknown.status.success());
+
+    // Audited (actor none, via the command line): the server's audit API shows it.
+    let server = Server::start(&storage, &["serve", "--bind", "127.0.0.1:0"]).await;
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{}/api/app/login", server.base))
+        .header("Origin", &server.base)
+        .json(&json!({"email": "ann@acme.test", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let audit: Value = http
+        .get(format!("{}/api/app/orgs/{}/audit?action=privacy.", server.base, p.org_id))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("JSON");
+    let events = audit["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(events.len(), 3, "two exports and the erasure: {audit}");
+    assert!(events.iter().all(|e| e["details"]["via"] == "cli" && e["actor_id"].is_null()), "{audit}");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

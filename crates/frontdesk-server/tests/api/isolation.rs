@@ -40,6 +40,7 @@ fn call(method: Method, path: String, body: Option<Value>) -> Call {
 /// Things the calls act on. Destructive calls get a fresh target for every caller.
 struct Targets {
     conversation: String,
+    visitor: String,
     site: String,
     article: String,
 }
@@ -60,6 +61,15 @@ async fn fresh_scenario(owner: &AgentClient, org: &str, site: &str) -> String {
     let r = owner.post(&format!("/api/app/orgs/{org}/sites/{site}/scenarios"), &json!({"name": "Bot"})).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     r.body["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A visitor with a conversation, to be erased. Started through the chat use case: earlier
+/// callers rotate the site's key, so the test's copy of it may no longer open a session.
+async fn fresh_visitor(server: &TestServer) -> String {
+    let site = server.chat.store.get_site(server.org.id, server.site.id).await.expect("site");
+    let start = frontdesk_core::chat::StartSession { visitor_id: None, page_url: None, locale: None, params: None };
+    let (_, visitor) = server.chat.start_session(&site, start).await.expect("a session");
+    visitor.id.to_string()
 }
 
 async fn fresh_webhook(owner: &AgentClient, org: &str) -> String {
@@ -120,6 +130,7 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
     let webhook = fresh_webhook(owner, &org).await;
     let webhook_to_delete = fresh_webhook(owner, &org).await;
     let delivery = fresh_delivery(owner, &org, &webhook).await;
+    let visitor_to_erase = fresh_visitor(server).await;
     let flow =
         json!({"schema": 1, "start": "hi", "nodes": [{"id": "hi", "type": "message", "text": "Hi"}], "edges": []});
     vec![
@@ -201,6 +212,9 @@ async fn calls(server: &TestServer, owner: &AgentClient, t: &Targets, n: &mut u3
         (P(ManageKnowledge), call(Method::GET, "/unanswered".into(), None)),
         (P(ReadAuditLog), call(Method::GET, "/audit?action=site.".into(), None)),
         (P(ReadAuditLog), call(Method::GET, "/audit/verify".into(), None)),
+        (P(ManagePrivacy), call(Method::GET, format!("/privacy/export?visitor_id={}", t.visitor), None)),
+        (P(ManagePrivacy), call(Method::GET, "/privacy/export?email=nobody%40northwind.test".into(), None)),
+        (P(ManagePrivacy), call(Method::POST, "/privacy/erase".into(), Some(json!({"visitor_id": visitor_to_erase})))),
         (P(ManageBots), call(Method::GET, format!("/sites/{s}/scenarios"), None)),
         (P(ManageBots), call(Method::POST, format!("/sites/{s}/scenarios"), Some(json!({"name": "New bot"})))),
         (P(ManageBots), call(Method::GET, format!("/scenarios/{scenario}"), None)),
@@ -266,6 +280,7 @@ async fn isolation_matrix(server: &TestServer) {
     assert_eq!(article.status, 201, "{:?}", article.body);
     let targets = Targets {
         conversation: session.id.clone(),
+        visitor: session.visitor_id.clone(),
         site: server.site.id.to_string(),
         article: article.body["id"].as_str().unwrap_or_default().to_owned(),
     };

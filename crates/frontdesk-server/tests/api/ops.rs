@@ -10,6 +10,7 @@ use frontdesk_core::knowledge::{Article, ArticleId};
 use frontdesk_core::model::*;
 use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::FixedClock;
+use frontdesk_core::privacy::{ErasureCounts, RetentionCounts, VisitorLookup};
 use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::store::{ArticleFilter, ArticleVersion, AuditFilter, ConversionCount, PageCount};
 use frontdesk_core::store::{ConversationFilter, StatusChange, Store, StoreResult};
@@ -86,6 +87,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/app/orgs/{org_id}/insights", &["get"]),
     ("/api/app/orgs/{org_id}/unanswered", &["get"]),
     ("/api/app/orgs/{org_id}/audit", &["get"]),
+    ("/api/app/orgs/{org_id}/privacy/export", &["get"]),
+    ("/api/app/orgs/{org_id}/privacy/erase", &["post"]),
     ("/api/app/orgs/{org_id}/audit/verify", &["get"]),
     ("/api/app/orgs/{org_id}/articles", &["get", "post"]),
     ("/api/app/orgs/{org_id}/articles/{id}", &["get", "patch", "delete"]),
@@ -368,6 +371,34 @@ impl Store for GatedStore {
     }
     async fn get_rating(&self, conversation_id: ConversationId) -> StoreResult<Rating> {
         self.inner.get_rating(conversation_id).await
+    }
+    async fn find_visitors(&self, org_id: OrgId, lookup: &VisitorLookup) -> StoreResult<Vec<Visitor>> {
+        self.inner.find_visitors(org_id, lookup).await
+    }
+    async fn visitor_conversations(&self, org_id: OrgId, visitor_id: VisitorId) -> StoreResult<Vec<Conversation>> {
+        self.inner.visitor_conversations(org_id, visitor_id).await
+    }
+    async fn visitor_event_history(&self, site_id: SiteId, visitor_id: VisitorId) -> StoreResult<Vec<VisitorEvent>> {
+        self.inner.visitor_event_history(site_id, visitor_id).await
+    }
+    async fn conversation_unanswered(
+        &self,
+        org_id: OrgId,
+        conversation_id: ConversationId,
+    ) -> StoreResult<Vec<UnansweredQuestion>> {
+        self.inner.conversation_unanswered(org_id, conversation_id).await
+    }
+    async fn erase_visitor(&self, org_id: OrgId, visitor_id: VisitorId, at: Timestamp) -> StoreResult<ErasureCounts> {
+        self.inner.erase_visitor(org_id, visitor_id, at).await
+    }
+    async fn purge_expired(
+        &self,
+        org_id: OrgId,
+        site_id: SiteId,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<RetentionCounts> {
+        self.inner.purge_expired(org_id, site_id, before, limit).await
     }
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<AuditRecord> {
         self.inner.append_audit(event).await
