@@ -21,3 +21,5 @@ mod ops;
 mod realtime;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/tls.rs"]
+mod tls;
