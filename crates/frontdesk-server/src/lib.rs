@@ -7,6 +7,7 @@ mod account_api;
 pub mod admin;
 mod answer;
 mod app_api;
+mod billing_api;
 mod chat_api;
 pub mod config;
 pub mod env;
@@ -210,6 +211,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(site_api::routes())
         .merge(report_api::routes())
         .merge(scenario_api::routes())
+        .merge(billing_api::routes())
         .merge(openapi::routes())
         .merge(ws::routes())
         .merge(frontdesk_web::routes())

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 description of every endpoint, and the two operational endpoints.
 
 use crate::state::AppState;
-use crate::{account_api, app_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api};
+use crate::{
+    account_api, app_api, billing_api, chat_api, inbox_api, kb_api, report_api, scenario_api, site_api, team_api,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -96,6 +98,7 @@ use utoipa::{Modify, OpenApi};
         scenario_api::publish_scenario,
         scenario_api::set_start,
         scenario_api::simulate,
+        billing_api::paddle_webhook,
         metrics,
         openapi_json,
     ),
@@ -107,6 +110,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reports", description = "Analytics and visitor insights for the dashboard (owners and admins)."),
         (name = "bots", description = "Bot scenarios: drafts, published versions, the start scenario and the simulator."),
         (name = "knowledge", description = "The knowledge base: articles, search preview and the unanswered-questions report."),
+        (name = "billing", description = "Webhooks from the payment provider (Paddle Billing), signed with its secret."),
         (name = "ops", description = "Metrics and this document."),
     )
 )]

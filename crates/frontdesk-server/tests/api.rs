@@ -5,6 +5,8 @@
 mod app;
 #[path = "api/assistant.rs"]
 mod assistant;
+#[path = "api/billing.rs"]
+mod billing;
 #[path = "api/chat.rs"]
 mod chat;
 #[path = "api/dashboard.rs"]

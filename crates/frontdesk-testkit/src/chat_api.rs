@@ -45,12 +45,6 @@ impl ChatClient {
         self
     }
 
-    /// Sends through this client (one that trusts a test certificate, say).
-    pub fn with_http(mut self, http: reqwest::Client) -> Self {
-        self.http = http;
-        self
-    }
-
     pub fn with_key(mut self, key: &str) -> Self {
         self.key = key.to_owned();
         self

@@ -31,6 +31,7 @@ use tokio::sync::Notify;
 /// Every route the server has, with its methods.
 const ROUTES: &[(&str, &[&str])] = &[
     ("/api/chat/health", &["get"]),
+    ("/api/billing/paddle", &["post"]),
     ("/api/chat/config", &["get"]),
     ("/api/chat/session", &["post"]),
     ("/api/chat/session/{id}", &["get"]),

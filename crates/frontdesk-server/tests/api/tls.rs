@@ -219,9 +219,22 @@ async fn websockets_work_over_tls_and_shutdown_still_drains_them() {
     let wss = server.base.replacen("https", "wss", 1);
 
     // The widget's socket: a session made over HTTPS, then its live frames over WSS.
-    let browser = server.browser().with_http(cert.https_client());
-    let session = browser.start().await;
-    let url = format!("{wss}/api/chat/ws?key={}&token={}&after_seq=0", server.site.public_key, session.token);
+    let https = cert.https_client();
+    let chat = |path: &str| {
+        https.post(format!("{}{path}", server.base)).header("X-API-Key", &server.site.public_key).header("Origin", SHOP)
+    };
+    let session: serde_json::Value = chat("/api/chat/session")
+        .json(&serde_json::json!({"page_url": "https://shop.example.com/lamps", "locale": "en"}))
+        .send()
+        .await
+        .expect("a session over https")
+        .json()
+        .await
+        .expect("json");
+    let (session_id, token) =
+        (session["session_id"].as_str().unwrap_or(""), session["session_token"].as_str().unwrap_or(""));
+    assert!(!token.is_empty(), "{session}");
+    let url = format!("{wss}/api/chat/ws?key={}&token={token}&after_seq=0", server.site.public_key);
     let mut widget = tls_socket(port, &cert, &url, &[("Origin", SHOP)]).await;
     assert_eq!(next_text(&mut widget).await["type"], "hello");
 
@@ -241,8 +254,13 @@ async fn websockets_work_over_tls_and_shutdown_still_drains_them() {
     assert_eq!(next_text(&mut desk).await["type"], "hello");
 
     // A message typed by the visitor reaches the agent's socket through TLS.
-    let said = browser.say(&session, "Is the brass lamp in stock?").await;
-    assert_eq!(said.status, 200, "{:?}", said.body);
+    let said = chat("/api/chat/message")
+        .bearer_auth(token)
+        .json(&serde_json::json!({"session_id": session_id, "content": "Is the brass lamp in stock?"}))
+        .send()
+        .await
+        .expect("a message over https");
+    assert_eq!(said.status(), 200);
     let mut seen = false;
     for _ in 0..10 {
         let frame = next_text(&mut desk).await;
