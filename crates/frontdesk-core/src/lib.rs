@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod answer;
 pub mod audit;
+pub mod billing;
 pub mod chat;
 pub mod error;
 pub mod events;

@@ -25,6 +25,9 @@ impl Plan {
     }
 }
 
+/// The seats Pro includes before extra seats.
+pub const PRO_INCLUDED_SEATS: u32 = 10;
+
 /// What an organization may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Entitlements {
@@ -47,7 +50,7 @@ impl Entitlements {
                 Entitlements { seats: Some(1), remove_branding: false, full_customization: false, audit_export: false }
             }
             Plan::Pro => Entitlements {
-                seats: Some(10u32.saturating_add(extra_seats)),
+                seats: Some(PRO_INCLUDED_SEATS.saturating_add(extra_seats)),
                 remove_branding: true,
                 full_customization: true,
                 audit_export: true,

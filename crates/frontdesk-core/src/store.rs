@@ -6,6 +6,7 @@
 
 use crate::analytics::{ConversationStat, ReactionStat};
 use crate::audit::{AuditEvent, AuditHead, AuditRecord};
+use crate::billing::{Subscription, SubscriptionApplied};
 use crate::events::OutboxEvent;
 use crate::ids::*;
 use crate::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
@@ -122,6 +123,24 @@ pub trait Store: Send + Sync + 'static {
     async fn get_org(&self, id: OrgId) -> StoreResult<Organization>;
     async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
     async fn set_org_plan(&self, id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()>;
+
+    // Billing: subscriptions reported by the payment provider's webhooks.
+
+    /// In one transaction: remembers `event_id` (a second call with it is `Duplicate` and changes
+    /// nothing), then gives the organization this subscription, its plan and extra seats — unless
+    /// a change that occurred later was applied already (`Stale`). `NotFound` (and nothing
+    /// remembered) when there is no such organization.
+    async fn apply_subscription(
+        &self,
+        org_id: OrgId,
+        event_id: &str,
+        subscription: &Subscription,
+        received_at: Timestamp,
+    ) -> StoreResult<SubscriptionApplied>;
+    /// The organization's subscription, `None` if it never had one.
+    async fn get_subscription(&self, org_id: OrgId) -> StoreResult<Option<Subscription>>;
+    /// The organization whose subscription this is (`NotFound` if none).
+    async fn find_org_by_subscription(&self, subscription_id: &str) -> StoreResult<OrgId>;
     /// Fails with `Conflict` when the (lower-cased) email is taken.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, id: UserId) -> StoreResult<User>;

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     /// `on`: plans limit seats, branding and exports. `off`: self-hosted without billing,
     /// everything unlimited.
     pub billing: Billing,
+    /// Paddle Billing's webhooks (`POST /api/billing/paddle`); without it the endpoint is 404.
+    pub billing_paddle: Option<PaddleConfig>,
     /// A team invitation link works this long.
     pub invite_ttl_secs: u64,
     /// The SMTP relay for invitations and agents' email alerts; without it nothing is emailed.
@@ -56,6 +58,37 @@ pub enum Billing {
     #[default]
     On,
     Off,
+}
+
+/// Paddle Billing (see docs/billing.md).
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PaddleConfig {
+    /// The notification destination's secret key (`pdl_ntfset_…`), which signs every webhook.
+    pub webhook_secret: String,
+    /// The price ids (`pri_…`) that are Pro; an item's quantity is its number of seats. Empty:
+    /// every price of the subscription counts as Pro.
+    #[serde(default)]
+    pub pro_price_ids: Vec<String>,
+    /// Webhooks signed longer ago than this (or this far in the future) are refused (replay window).
+    #[serde(default = "PaddleConfig::default_tolerance_secs")]
+    pub tolerance_secs: u64,
+}
+
+impl PaddleConfig {
+    fn default_tolerance_secs() -> u64 {
+        300
+    }
+}
+
+impl std::fmt::Debug for PaddleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaddleConfig")
+            .field("webhook_secret", &"<redacted>")
+            .field("pro_price_ids", &self.pro_price_ids)
+            .field("tolerance_secs", &self.tolerance_secs)
+            .finish()
+    }
 }
 
 /// The knowledge base's search index and embeddings.
@@ -101,6 +134,7 @@ impl Default for ServerConfig {
             rate_limits: RateLimits::default(),
             knowledge: KnowledgeConfig::default(),
             billing: Billing::On,
+            billing_paddle: None,
             invite_ttl_secs: 7 * 86_400,
             smtp: None,
             flows: FlowsConfig::default(),
@@ -155,5 +189,18 @@ mod tests {
         assert_eq!(c.session_ttl_secs, 86_400);
         assert!(serde_json::from_value::<ServerConfig>(serde_json::json!({ "sesion_ttl_secs": 1 })).is_err());
         assert!(serde_json::from_value::<ServerConfig>(serde_json::json!({ "rate_limits": { "x": 1 } })).is_err());
+    }
+
+    #[test]
+    fn the_paddle_secret_has_defaults_around_it_and_never_shows() {
+        let c: ServerConfig = serde_json::from_value(serde_json::json!({
+            "billing_paddle": { "webhook_secret": "pdl_ntfset_hunter2" }
+        }))
+        .unwrap_or_default();
+        let paddle = c.billing_paddle.clone().unwrap_or_else(|| panic!("parsed"));
+        assert_eq!((paddle.tolerance_secs, paddle.pro_price_ids.len()), (300, 0));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let missing = serde_json::json!({ "billing_paddle": { "pro_price_ids": ["pri_1"] } });
+        assert!(serde_json::from_value::<ServerConfig>(missing).is_err(), "the secret is required");
     }
 }

@@ -18,6 +18,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("token_expired", 401, "The session token was revoked or the session was idle too long; start a new session."),
     ("not_authenticated", 401, "No valid login session cookie."),
     ("invalid_credentials", 401, "Wrong email or password (or a wrong or used two-factor code)."),
+    ("invalid_signature", 401, "A webhook's signature is missing, wrong, or signed outside the accepted time window."),
     ("totp_required", 401, "The password was right; the account also needs its authenticator code (`totp`)."),
     ("origin_not_allowed", 403, "The request's Origin is not in the site's allowed origins."),
     ("csrf_rejected", 403, "A state-changing request without this server's own Origin."),
@@ -56,6 +57,7 @@ pub enum ErrorCode {
     TokenExpired,
     NotAuthenticated,
     InvalidCredentials,
+    InvalidSignature,
     TotpRequired,
     OriginNotAllowed,
     CsrfRejected,
@@ -77,7 +79,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::MalformedRequest,
         Self::MissingApiKey,
         Self::InvalidApiKey,
@@ -85,6 +87,7 @@ impl ErrorCode {
         Self::TokenExpired,
         Self::NotAuthenticated,
         Self::InvalidCredentials,
+        Self::InvalidSignature,
         Self::TotpRequired,
         Self::OriginNotAllowed,
         Self::CsrfRejected,

@@ -8,6 +8,30 @@ pub const SESSION_COOKIE: &str = "fd_session";
 pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
 pub const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 pub const ALLOW_HEADERS: &str = "X-API-Key, Authorization, Content-Type";
+/// HTTPS only for two years, subdomains included (sent when the server or its proxy does TLS).
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+/// What every response without a stricter policy of its own sends as `Referrer-Policy`.
+pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+/// The policy of API responses: JSON is never a document to run or frame.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The security headers a response lacks, for this path. Pages (`/app`, `/widget/…`, `/demo`)
+/// set their own CSP and framing rules and keep them; `hsts` when TLS is done for us by a proxy.
+pub fn missing_security_headers(path: &str, present: &HeaderMap, hsts: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut add = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::REFERRER_POLICY, HeaderValue::from_static(REFERRER_POLICY)),
+    ];
+    if path == "/api" || path.starts_with("/api/") || path == "/metrics" {
+        add.push((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(API_CSP)));
+        add.push((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
+    }
+    if hsts {
+        add.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS)));
+    }
+    add.retain(|(name, _)| !present.contains_key(name));
+    add
+}
 
 /// The origin (`scheme://host[:port]`, lower-cased) of an absolute http(s) URL.
 pub fn url_origin(url: &str) -> Option<String> {
@@ -143,6 +167,33 @@ mod tests {
         assert!(cors_headers("bad\nvalue").is_empty());
         let p = preflight_headers();
         assert!(p.iter().any(|(n, v)| *n == header::ACCESS_CONTROL_MAX_AGE && v == "600"));
+    }
+
+    #[test]
+    fn security_headers_fill_gaps_and_keep_a_page_s_own() {
+        let names = |v: Vec<(HeaderName, HeaderValue)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let api = names(missing_security_headers("/api/app/me", &HeaderMap::new(), false));
+        assert_eq!(
+            api,
+            [
+                header::X_CONTENT_TYPE_OPTIONS,
+                header::REFERRER_POLICY,
+                header::CONTENT_SECURITY_POLICY,
+                header::X_FRAME_OPTIONS
+            ]
+        );
+        let widget = names(missing_security_headers("/widget.js", &HeaderMap::new(), true));
+        assert_eq!(
+            widget,
+            [header::X_CONTENT_TYPE_OPTIONS, header::REFERRER_POLICY, header::STRICT_TRANSPORT_SECURITY]
+        );
+        let mut page = HeaderMap::new();
+        page.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        page.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        assert!(missing_security_headers("/app", &page, false).is_empty());
+        assert!(
+            !names(missing_security_headers("/apiary", &HeaderMap::new(), false)).contains(&header::X_FRAME_OPTIONS)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod account_api;
 pub mod admin;
 mod answer;
 mod app_api;
+mod billing_api;
 mod chat_api;
 pub mod config;
 pub mod env;
@@ -30,6 +31,7 @@ mod scenario_api;
 mod site_api;
 mod state;
 mod team_api;
+pub mod tls;
 pub mod token;
 mod totp;
 mod webhook_api;
@@ -67,6 +69,8 @@ pub enum ServerError {
     TokenKey(String),
     #[error("could not prepare the server: {0}")]
     Startup(String),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// The realtime layer's broker and settings.
@@ -234,6 +238,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(site_api::routes())
         .merge(report_api::routes())
         .merge(scenario_api::routes())
+        .merge(billing_api::routes())
         .merge(privacy_api::routes())
         .merge(webhook_api::routes())
         .merge(openapi::routes())
@@ -248,6 +253,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::chat_cors))
         .layer(from_fn(middleware::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+        .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
         .with_state(state)
 }
@@ -264,18 +270,78 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (drain, start, mut gone) = ws::Drain::new();
+    let (drain, start, gone) = ws::Drain::new();
     let router = router.layer(axum::Extension(drain));
-    let signal = async move {
-        shutdown.await;
-        let _ = start.send(true);
-    };
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal)
+        .with_graceful_shutdown(drain_on(shutdown, start))
         .await;
-    // The router (and its handle) is dropped: `recv` ends once every socket has closed.
+    wait_for_sockets(gone).await;
+    served
+}
+
+/// [`serve`] over TLS (see [`tls::load_config`]): the same router, WebSockets and draining, and
+/// every response carries `Strict-Transport-Security`. Plain HTTP to this port fails the handshake.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls_config: Arc<rustls::ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    let (drain, start, gone) = ws::Drain::new();
+    let router = router.layer(axum::Extension(drain)).layer(axum::middleware::map_response(tls_response)).layer(
+        axum::middleware::map_request(|mut request: axum::extract::Request| async move {
+            // Handlers read the peer as `ConnectInfo<SocketAddr>`, whatever the listener.
+            if let Some(ConnectInfo(tls::TlsPeer(peer))) = request.extensions().get::<ConnectInfo<tls::TlsPeer>>() {
+                let peer = *peer;
+                request.extensions_mut().insert(ConnectInfo(peer));
+            }
+            // The pages build their API and WebSocket URLs from the scheme the client used, which
+            // here is ours to state (a client's own value is overwritten).
+            request.headers_mut().insert("x-forwarded-proto", axum::http::HeaderValue::from_static("https"));
+            request
+        }),
+    );
+    let listener = tls::TlsListener::new(listener, tls_config)?;
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<tls::TlsPeer>())
+        .with_graceful_shutdown(drain_on(shutdown, start))
+        .await;
+    wait_for_sockets(gone).await;
+    served
+}
+
+/// Over TLS every response gets HSTS, and every cookie `Secure` (the cookie code only knows
+/// about TLS through an https `public_url`).
+async fn tls_response(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(http::HSTS));
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).iter().cloned().collect();
+    if cookies.iter().any(|c| !c.as_bytes().ends_with(b"; Secure")) {
+        headers.remove(header::SET_COOKIE);
+        for cookie in cookies {
+            let secure = if cookie.as_bytes().ends_with(b"; Secure") {
+                Some(cookie)
+            } else {
+                HeaderValue::from_bytes(&[cookie.as_bytes(), b"; Secure"].concat()).ok()
+            };
+            if let Some(secure) = secure {
+                headers.append(header::SET_COOKIE, secure);
+            }
+        }
+    }
+    response
+}
+
+/// Once `shutdown` completes, tells every WebSocket to go away.
+async fn drain_on(shutdown: impl Future<Output = ()>, start: tokio::sync::watch::Sender<bool>) {
+    shutdown.await;
+    let _ = start.send(true);
+}
+
+/// The router (and its handle) has been dropped: `recv` ends once every socket has closed.
+async fn wait_for_sockets(mut gone: tokio::sync::mpsc::Receiver<()>) {
     if tokio::time::timeout(DRAIN_TIMEOUT, gone.recv()).await.is_err() {
         tracing::warn!("some WebSockets did not close in time");
     }
-    served
 }

@@ -86,6 +86,17 @@ pub async fn app_csrf(State(st): State<AppState>, req: Request, next: Next) -> R
     next.run(req).await
 }
 
+/// `nosniff`, a referrer policy, API framing rules and (behind an https `public_url`) HSTS on
+/// every response that does not set its own; see `http::missing_security_headers`.
+pub async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut response = next.run(req).await;
+    let hsts = st.public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
+    let missing = http::missing_security_headers(&path, response.headers(), hsts);
+    response.headers_mut().extend(missing);
+    response
+}
+
 /// Request metrics and one structured log line per request. Logs the matched route, never the
 /// raw path, query or headers (they can carry ids, tokens and keys).
 pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {

@@ -2,8 +2,8 @@
 
 use crate::state::AppState;
 use crate::{
-    account_api, app_api, chat_api, inbox_api, kb_api, privacy_api, report_api, scenario_api, site_api, team_api,
-    webhook_api,
+    account_api, app_api, billing_api, chat_api, inbox_api, kb_api, privacy_api, report_api, scenario_api, site_api,
+    team_api, webhook_api,
 };
 use axum::Router;
 use axum::extract::State;
@@ -102,6 +102,7 @@ use utoipa::{Modify, OpenApi};
         scenario_api::publish_scenario,
         scenario_api::set_start,
         scenario_api::simulate,
+        billing_api::paddle_webhook,
         webhook_api::list_endpoints,
         webhook_api::create_endpoint,
         webhook_api::update_endpoint,
@@ -123,6 +124,7 @@ use utoipa::{Modify, OpenApi};
         (name = "bots", description = "Bot scenarios: drafts, published versions, the start scenario and the simulator."),
         (name = "webhooks", description = "Outgoing webhooks (owners and admins): endpoints, signing secrets, test events, the delivery log."),
         (name = "knowledge", description = "The knowledge base: articles, search preview and the unanswered-questions report."),
+        (name = "billing", description = "Webhooks from the payment provider (Paddle Billing), signed with its secret."),
         (name = "ops", description = "Metrics and this document."),
     )
 )]

@@ -40,6 +40,17 @@ pub struct OrgView {
     pub entitlements: EntitlementsView,
     /// Members plus pending invitations.
     pub seats_used: u32,
+    /// The paid subscription, when the organization has (or had) one.
+    #[serde(default)]
+    pub subscription: Option<SubscriptionView>,
+}
+
+/// The subscription as the dashboard shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubscriptionView {
+    pub status: frontdesk_core::billing::SubscriptionStatus,
+    /// A renewal payment failed: Pro is kept while the provider retries; update the payment method.
+    pub past_due: bool,
 }
 
 /// [`Entitlements`] as the API shows them.
@@ -85,7 +96,11 @@ pub async fn get_org(State(st): State<AppState>, member: OrgMember) -> Result<Js
     let org = st.chat.store.get_org(member.org_id()).await?;
     let (_, _, used) = seats_used(&st, org.id).await?;
     let entitlements = st.entitlements(&org).into();
-    Ok(Json(OrgView { org, role: member.membership.role, entitlements, seats_used: used }))
+    let subscription = st.chat.store.get_subscription(org.id).await?.map(|s| SubscriptionView {
+        status: s.status,
+        past_due: s.status == frontdesk_core::billing::SubscriptionStatus::PastDue,
+    });
+    Ok(Json(OrgView { org, role: member.membership.role, entitlements, seats_used: used, subscription }))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

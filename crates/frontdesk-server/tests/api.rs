@@ -7,6 +7,8 @@ mod app;
 mod assistant;
 #[path = "api/audit.rs"]
 mod audit;
+#[path = "api/billing.rs"]
+mod billing;
 #[path = "api/chat.rs"]
 mod chat;
 #[path = "api/dashboard.rs"]
@@ -25,5 +27,7 @@ mod privacy;
 mod realtime;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/tls.rs"]
+mod tls;
 #[path = "api/webhooks.rs"]
 mod webhooks;

@@ -65,6 +65,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     settings_compare_and_set(&c).await;
     let w = orgs_team_and_sites(&c).await;
     invitations(&c, &w).await;
+    subscriptions(&c).await;
     visitor_identity(&c).await;
     login_sessions_and_password_resets(&c, &w).await;
     conversation_times(&c).await;
@@ -650,6 +651,84 @@ async fn orgs_team_and_sites(c: &Ctx) -> World {
     assert_eq!(ok(s.get_site(org_a.id, site_a.id).await, "no previous key"), site_a);
 
     World { org_a, org_b, alice, carol, bob, site_a, site_a2, site_b }
+}
+
+/// Webhook-reported subscriptions: applied once per event id, never overwritten by an older
+/// report, found by the provider's subscription id, scoped to their organization.
+async fn subscriptions(c: &Ctx) {
+    use frontdesk_core::billing::{Subscription, SubscriptionApplied as Applied, SubscriptionStatus};
+    let s = c.s();
+    let mut a = c.org("Subscriber", Plan::Free, 0).await;
+    let b = c.org("Bystander", Plan::Free, 0).await;
+    let sub_id = format!("sub_{}", c.tag);
+    assert_eq!(ok(s.get_subscription(a.id).await, "no subscription yet"), None);
+    not_found(s.get_subscription(OrgId::generate(c.clk(), c.ent())).await, "the subscription of no org");
+    not_found(s.find_org_by_subscription(&sub_id).await, "an unknown subscription id");
+
+    let t0 = c.tick();
+    let created = Subscription {
+        subscription_id: sub_id.clone(),
+        customer_id: Some(format!("ctm_{}", c.tag)),
+        status: SubscriptionStatus::Active,
+        plan: Plan::Pro,
+        extra_seats: 0,
+        occurred_at: t0,
+    };
+    let ev = |n: &str| format!("evt_{}_{n}", c.tag);
+    assert_eq!(ok(s.apply_subscription(a.id, &ev("1"), &created, c.now()).await, "created"), Applied::Applied);
+    (a.plan, a.extra_seats) = (Plan::Pro, 0);
+    assert_eq!(ok(s.get_org(a.id).await, "A after created"), a, "the plan follows the subscription");
+    assert_eq!(ok(s.get_subscription(a.id).await, "A's subscription"), Some(created.clone()));
+    assert_eq!(ok(s.find_org_by_subscription(&sub_id).await, "found by its id"), a.id);
+    assert_eq!(ok(s.get_subscription(b.id).await, "B untouched"), None);
+    assert_eq!(ok(s.get_org(b.id).await, "B's plan untouched").plan, Plan::Free);
+
+    // The same event again changes nothing, even with other content.
+    let mut replay = created.clone();
+    replay.status = SubscriptionStatus::Canceled;
+    replay.plan = Plan::Free;
+    replay.occurred_at = c.tick();
+    assert_eq!(ok(s.apply_subscription(a.id, &ev("1"), &replay, c.now()).await, "replay"), Applied::Duplicate);
+    assert_eq!(ok(s.get_subscription(a.id).await, "after replay"), Some(created.clone()));
+
+    // A later change applies; an older one that arrives afterwards does not, and is remembered.
+    let t_late = c.tick();
+    let updated = Subscription {
+        status: SubscriptionStatus::PastDue,
+        extra_seats: u32::MAX,
+        occurred_at: t_late,
+        ..created.clone()
+    };
+    assert_eq!(ok(s.apply_subscription(a.id, &ev("2"), &updated, c.now()).await, "updated"), Applied::Applied);
+    let stale = Subscription { status: SubscriptionStatus::Active, extra_seats: 1, occurred_at: t0, ..created.clone() };
+    assert_eq!(ok(s.apply_subscription(a.id, &ev("3"), &stale, c.now()).await, "stale"), Applied::Stale);
+    assert_eq!(ok(s.apply_subscription(a.id, &ev("3"), &stale, c.now()).await, "stale again"), Applied::Duplicate);
+    assert_eq!(ok(s.get_subscription(a.id).await, "after stale"), Some(updated.clone()));
+    a.extra_seats = u32::MAX;
+    assert_eq!(ok(s.get_org(a.id).await, "A with every seat"), a);
+
+    // Another organization's event ids are its own only by value: an unknown org is NotFound and
+    // its event id is not spent.
+    let nobody = OrgId::generate(c.clk(), c.ent());
+    not_found(s.apply_subscription(nobody, &ev("4"), &updated, c.now()).await, "apply to no org");
+    let b_sub = Subscription { subscription_id: format!("sub_b_{}", c.tag), occurred_at: c.tick(), ..created.clone() };
+    assert_eq!(ok(s.apply_subscription(b.id, &ev("4"), &b_sub, c.now()).await, "B's own"), Applied::Applied);
+    assert_eq!(ok(s.find_org_by_subscription(&b_sub.subscription_id).await, "B's id"), b.id);
+    assert_eq!(ok(s.find_org_by_subscription(&sub_id).await, "A's id still A's"), a.id);
+    assert_eq!(ok(s.get_subscription(a.id).await, "A unchanged by B"), Some(updated));
+
+    // Canceled: back to Free, with no extra seats.
+    let canceled = Subscription {
+        status: SubscriptionStatus::Canceled,
+        plan: Plan::Free,
+        extra_seats: 0,
+        occurred_at: c.tick(),
+        ..created
+    };
+    assert_eq!(ok(s.apply_subscription(a.id, &ev("5"), &canceled, c.now()).await, "canceled"), Applied::Applied);
+    (a.plan, a.extra_seats) = (Plan::Free, 0);
+    assert_eq!(ok(s.get_org(a.id).await, "A canceled"), a);
+    assert_eq!(ok(s.get_subscription(a.id).await, "canceled kept"), Some(canceled));
 }
 
 async fn invitations(c: &Ctx, w: &World) {

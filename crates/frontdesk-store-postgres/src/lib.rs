@@ -250,6 +250,7 @@ fn retention_days_column(days: u32) -> i32 {
 
 // After the column macros, which they use (macros are in scope below their definition only).
 mod audit;
+mod billing;
 mod dashboard;
 mod privacy;
 mod scenarios;
@@ -603,6 +604,24 @@ impl Store for PgStore {
 
     async fn set_org_plan(&self, id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()> {
         self.set_org_plan_row(id, plan, extra_seats).await
+    }
+
+    async fn apply_subscription(
+        &self,
+        org_id: OrgId,
+        event_id: &str,
+        subscription: &frontdesk_core::billing::Subscription,
+        received_at: Timestamp,
+    ) -> StoreResult<frontdesk_core::billing::SubscriptionApplied> {
+        self.apply_subscription_row(org_id, event_id, subscription, received_at).await
+    }
+
+    async fn get_subscription(&self, org_id: OrgId) -> StoreResult<Option<frontdesk_core::billing::Subscription>> {
+        self.get_subscription_row(org_id).await
+    }
+
+    async fn find_org_by_subscription(&self, subscription_id: &str) -> StoreResult<OrgId> {
+        self.find_org_by_subscription_row(subscription_id).await
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {

@@ -334,6 +334,7 @@ macro_rules! audit_cols {
 
 // Declared after the column macros, which are in scope only below their definitions.
 mod audit;
+mod billing;
 mod dashboard;
 mod privacy;
 mod scenarios;
@@ -669,6 +670,24 @@ impl Store for SqliteStore {
 
     async fn set_org_plan(&self, org_id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()> {
         self.set_org_plan_row(org_id, plan, extra_seats).await
+    }
+
+    async fn apply_subscription(
+        &self,
+        org_id: OrgId,
+        event_id: &str,
+        subscription: &frontdesk_core::billing::Subscription,
+        received_at: Timestamp,
+    ) -> StoreResult<frontdesk_core::billing::SubscriptionApplied> {
+        self.apply_subscription_row(org_id, event_id, subscription, received_at).await
+    }
+
+    async fn get_subscription(&self, org_id: OrgId) -> StoreResult<Option<frontdesk_core::billing::Subscription>> {
+        self.get_subscription_row(org_id).await
+    }
+
+    async fn find_org_by_subscription(&self, subscription_id: &str) -> StoreResult<OrgId> {
+        self.find_org_by_subscription_row(subscription_id).await
     }
 
     async fn get_org(&self, org_id: OrgId) -> StoreResult<Organization> {

@@ -523,6 +523,11 @@ pub(crate) async fn serve(
         None => bind(settings.bind).await?,
     };
     let addr = listener.local_addr()?;
+    // Read the certificate before anything else starts, so a bad one stops us with a clear error.
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(frontdesk_server::tls::load_config(cert, key)?),
+        _ => None,
+    };
     let broker =
         frontdesk_server::frontdesk_realtime::connect_broker(&settings.broker, settings.database_url.as_deref())
             .await
@@ -535,8 +540,16 @@ pub(crate) async fn serve(
             .await?;
     tracing::info!(%addr, storage = %storage.describe(settings), broker = %settings::redact_broker(&settings.broker), "frontdesk listening");
     // Scripts and tests read this line to find the port.
-    println!("Frontdesk listening on http://{addr}");
-    frontdesk_server::serve(listener, router, shutdown_signal()).await?;
+    match tls {
+        Some(tls) => {
+            println!("Frontdesk listening on https://{addr}");
+            frontdesk_server::serve_tls(listener, tls, router, shutdown_signal()).await?;
+        }
+        None => {
+            println!("Frontdesk listening on http://{addr}");
+            frontdesk_server::serve(listener, router, shutdown_signal()).await?;
+        }
+    }
     tracing::info!("frontdesk stopped");
     Ok(())
 }

@@ -31,6 +31,10 @@ pub struct Settings {
     pub broker: String,
     /// WebSocket limits and timings.
     pub realtime: RealtimeConfig,
+    /// A PEM certificate chain: with `tls_key`, the server speaks HTTPS (TLS 1.3) itself.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Encryption at rest: a file of `<key id>:<base64 of 32 bytes>` lines, the first the
     /// primary key (see docs/security.md). Without it (and without `encryption_keys`) nothing is
     /// encrypted.
@@ -67,6 +71,8 @@ impl Default for Settings {
             server: ServerConfig::default(),
             broker: "memory".to_owned(),
             realtime: RealtimeConfig::default(),
+            tls_cert: None,
+            tls_key: None,
             encryption_keys_file: None,
             encryption_keys: None,
         }
@@ -108,6 +114,8 @@ impl fmt::Debug for Settings {
             .field("server", &self.server)
             .field("broker", &redact_broker(&self.broker))
             .field("realtime", &self.realtime)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .field("encryption_keys_file", &self.encryption_keys_file)
             .field("encryption_keys", &self.encryption_keys.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -136,6 +144,12 @@ pub struct StorageFlags {
     /// Realtime broker between nodes: `memory`, `postgres` or `nats://host:port`.
     #[arg(long, global = true, value_name = "BROKER")]
     pub broker: Option<String>,
+    /// Serve HTTPS (TLS 1.3) with this PEM certificate chain; needs --tls-key.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -181,6 +195,15 @@ impl Settings {
         }
         if let Some(broker) = &flags.broker {
             settings.broker = broker.clone();
+        }
+        if let Some(cert) = &flags.tls_cert {
+            settings.tls_cert = Some(cert.clone());
+        }
+        if let Some(key) = &flags.tls_key {
+            settings.tls_key = Some(key.clone());
+        }
+        if settings.tls_cert.is_some() != settings.tls_key.is_some() {
+            bail!("TLS needs both tls_cert and tls_key (--tls-cert and --tls-key)");
         }
         match BrokerSetting::parse(&settings.broker).context("invalid broker setting")? {
             BrokerSetting::Postgres if settings.database_url.is_none() => {
@@ -347,6 +370,18 @@ mod tests {
             Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_REALTIME__SEND_QUEUE", "0")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn tls_needs_both_files_from_any_source() {
+        let flags = StorageFlags { tls_cert: Some(PathBuf::from("/flag/cert.pem")), ..Default::default() };
+        let err = Settings::load_from(&flags, None, &[]).expect_err("a certificate without a key");
+        assert!(format!("{err:#}").contains("tls_key"), "{err:#}");
+        let s = Settings::load_from(&flags, None, &env(&[("FRONTDESK_TLS_KEY", "/env/key.pem")])).expect("both");
+        assert_eq!(s.tls_cert, Some(PathBuf::from("/flag/cert.pem")));
+        assert_eq!(s.tls_key, Some(PathBuf::from("/env/key.pem")));
+        let s = Settings::load_from(&StorageFlags::default(), None, &[]).expect("defaults");
+        assert!(s.tls_cert.is_none() && s.tls_key.is_none());
     }
 
     #[test]

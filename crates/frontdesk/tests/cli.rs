@@ -248,6 +248,52 @@ async fn bad_settings_fail_with_a_clear_message() {
 }
 
 #[tokio::test]
+async fn serve_with_tls_speaks_https_and_refuses_a_bad_key_clearly() {
+    let dir = temp_dir("tls");
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("another");
+    let (cert, key, wrong_key) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("other-key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write");
+    std::fs::write(&key, made.signing_key.serialize_pem()).expect("write");
+    std::fs::write(&wrong_key, other.signing_key.serialize_pem()).expect("write");
+    let storage = vec!["--data-dir".to_owned(), dir.join("data").display().to_string()];
+    let path = |p: &Path| p.display().to_string();
+
+    // Another certificate's key: a clear error before listening, no panic.
+    let out = frontdesk(&storage)
+        .args(["serve", "--bind", "127.0.0.1:0", "--tls-cert", &path(&cert), "--tls-key", &path(&wrong_key)])
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not fit the certificate") && !err.contains("panicked"), "{err}");
+    // A certificate without its key.
+    let out = frontdesk(&storage).args(["serve", "--tls-cert", &path(&cert)]).output().await.expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls_key"));
+
+    // From the environment, as a settings file would give it.
+    let mut cmd = frontdesk(&storage);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]).env("FRONTDESK_TLS_CERT", &cert).env("FRONTDESK_TLS_KEY", &key);
+    let (child, base) = process::spawn_listening(cmd).await;
+    let server = Server { child, base };
+    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(made.cert.pem().as_bytes()).expect("pem"))
+        .build()
+        .expect("client");
+    let r = http.get(format!("{}/api/chat/health", server.base)).send().await.expect("an https answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers().get("strict-transport-security").and_then(|v| v.to_str().ok()),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn kb_import_updates_instead_of_duplicating_and_export_round_trips() {
     let dir = temp_dir("kb");
     let storage = vec!["--data-dir".to_owned(), dir.join("data").display().to_string()];

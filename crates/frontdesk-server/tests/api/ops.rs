@@ -4,6 +4,7 @@ use crate::support::*;
 use async_trait::async_trait;
 use frontdesk_core::analytics::{ConversationStat, ReactionStat};
 use frontdesk_core::audit::{AuditEvent, AuditHead, AuditRecord};
+use frontdesk_core::billing::{Subscription, SubscriptionApplied};
 use frontdesk_core::events::OutboxEvent;
 use frontdesk_core::inbox::{CannedResponse, InboxFilter, InboxItem, Note, UnansweredQuestion};
 use frontdesk_core::knowledge::{Article, ArticleId};
@@ -33,6 +34,7 @@ use tokio::sync::Notify;
 /// Every route the server has, with its methods.
 const ROUTES: &[(&str, &[&str])] = &[
     ("/api/chat/health", &["get"]),
+    ("/api/billing/paddle", &["post"]),
     ("/api/chat/config", &["get"]),
     ("/api/chat/session", &["post"]),
     ("/api/chat/session/{id}", &["get"]),
@@ -440,6 +442,21 @@ impl Store for GatedStore {
     }
     async fn set_org_plan(&self, id: OrgId, plan: Plan, extra_seats: u32) -> StoreResult<()> {
         self.inner.set_org_plan(id, plan, extra_seats).await
+    }
+    async fn apply_subscription(
+        &self,
+        org_id: OrgId,
+        event_id: &str,
+        subscription: &Subscription,
+        received_at: Timestamp,
+    ) -> StoreResult<SubscriptionApplied> {
+        self.inner.apply_subscription(org_id, event_id, subscription, received_at).await
+    }
+    async fn get_subscription(&self, org_id: OrgId) -> StoreResult<Option<Subscription>> {
+        self.inner.get_subscription(org_id).await
+    }
+    async fn find_org_by_subscription(&self, subscription_id: &str) -> StoreResult<OrgId> {
+        self.inner.find_org_by_subscription(subscription_id).await
     }
     async fn list_members(&self, org_id: OrgId) -> StoreResult<Vec<Member>> {
         self.inner.list_members(org_id).await

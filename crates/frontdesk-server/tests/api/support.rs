@@ -78,6 +78,16 @@ pub fn roomy_config() -> ServerConfig {
 impl TestServer {
     /// `None` only for PostgreSQL when no test database is configured (outside CI).
     pub async fn start(backend: Backend, name: &str, config: ServerConfig) -> Option<TestServer> {
+        Self::start_with_tls(backend, name, config, None).await
+    }
+
+    /// [`TestServer::start`], over TLS with these settings when given (`base` is then `https://…`).
+    pub async fn start_with_tls(
+        backend: Backend,
+        name: &str,
+        config: ServerConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Option<TestServer> {
         let (store, dir, database): (Arc<dyn Store>, Option<PathBuf>, Database) = match backend {
             Backend::Sqlite => {
                 let dir =
@@ -117,7 +127,8 @@ impl TestServer {
             .expect("other site");
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
         let mut config = config;
         if config.smtp.is_some() && config.public_url.is_none() {
             // Links in emails need the server's address, known once it is bound.
@@ -125,9 +136,13 @@ impl TestServer {
         }
         let router = frontdesk_server::build(store, config, clock.clone(), entropy).await.expect("build the router");
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(frontdesk_server::serve(listener, router, async move {
+        let shutdown = async move {
             let _ = rx.await;
-        }));
+        };
+        match tls {
+            Some(tls) => tokio::spawn(frontdesk_server::serve_tls(listener, tls, router, shutdown)),
+            None => tokio::spawn(frontdesk_server::serve(listener, router, shutdown)),
+        };
         Some(TestServer {
             base,
             clock,
@@ -183,6 +198,12 @@ impl AgentClient {
             origin: Some(base.to_owned()),
             cookie: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Sends through this client (one that trusts a test certificate, say).
+    pub fn with_http(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
     }
 
     pub fn cookie(&self) -> Option<String> {
