@@ -15,6 +15,8 @@ pub const SITE_API_KEY: &str = "sites.assistant.api_key";
 pub const TOTP_SECRET: &str = "user_totp.secret";
 pub const FLOW_RUN: &str = "conversation_flows.run";
 pub const UNANSWERED_QUESTION: &str = "unanswered_questions.question";
+pub const WEBHOOK_SECRET: &str = "webhook_endpoints.secret";
+pub const WEBHOOK_PREVIOUS_SECRET: &str = "webhook_endpoints.previous_secret";
 
 /// A store's view of encryption: on (with a sealer) or off.
 #[derive(Clone, Copy)]

@@ -19,6 +19,8 @@ const COLUMNS: &[Column] = &[
     Column { table: "sites", key: "id", column: "secret", aad: fields::SITE_SECRET },
     Column { table: "user_totp", key: "user_id", column: "secret", aad: fields::TOTP_SECRET },
     Column { table: "unanswered_questions", key: "id", column: "question", aad: fields::UNANSWERED_QUESTION },
+    Column { table: "webhook_endpoints", key: "id", column: "secret", aad: fields::WEBHOOK_SECRET },
+    Column { table: "webhook_endpoints", key: "id", column: "previous_secret", aad: fields::WEBHOOK_PREVIOUS_SECRET },
 ];
 
 impl PgStore {

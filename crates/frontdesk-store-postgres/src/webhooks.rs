@@ -2,13 +2,14 @@
 
 use super::*;
 use frontdesk_core::webhooks::{DeliveryFilter, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType};
+use frontdesk_crypto::fields::{self, Seal};
 
 const ENDPOINT_COLS: &str = "id, org_id, url, description, event_types, secret, previous_secret, \
      previous_secret_expires_at, enabled, disabled_reason, created_at, updated_at";
 const DELIVERY_COLS: &str = "id, org_id, endpoint_id, event_id, event_type, payload, status, attempts, \
      next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_error, created_at, updated_at";
 
-fn endpoint_from_row(row: &PgRow) -> StoreResult<WebhookEndpoint> {
+fn endpoint_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<WebhookEndpoint> {
     let names: Vec<String> = json_at(row, "event_types")?;
     Ok(WebhookEndpoint {
         id: WebhookEndpointId(get(row, "id")?),
@@ -17,8 +18,10 @@ fn endpoint_from_row(row: &PgRow) -> StoreResult<WebhookEndpoint> {
         description: get(row, "description")?,
         // A name this version does not know is skipped rather than failing the whole endpoint.
         event_types: names.iter().filter_map(|n| WebhookEventType::parse(n)).collect(),
-        secret: get(row, "secret")?,
-        previous_secret: get(row, "previous_secret")?,
+        secret: seal.open(fields::WEBHOOK_SECRET, get(row, "secret")?).map_err(sealing)?,
+        previous_secret: seal
+            .open_opt(fields::WEBHOOK_PREVIOUS_SECRET, get(row, "previous_secret")?)
+            .map_err(sealing)?,
         previous_secret_expires_at: opt_ts_at(row, "previous_secret_expires_at")?,
         enabled: get(row, "enabled")?,
         disabled_reason: get(row, "disabled_reason")?,
@@ -62,8 +65,8 @@ impl PgStore {
         .bind(&e.url)
         .bind(&e.description)
         .bind(event_type_names(e))
-        .bind(&e.secret)
-        .bind(&e.previous_secret)
+        .bind(self.seal().text(fields::WEBHOOK_SECRET, &e.secret).map_err(sealing)?)
+        .bind(self.seal().opt(fields::WEBHOOK_PREVIOUS_SECRET, e.previous_secret.as_deref()).map_err(sealing)?)
         .bind(e.previous_secret_expires_at.map(|t| t.0))
         .bind(e.enabled)
         .bind(&e.disabled_reason)
@@ -86,7 +89,7 @@ impl PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        endpoint_from_row(&row)
+        endpoint_from_row(self.seal(), &row)
     }
 
     pub(crate) async fn list_webhook_endpoint_rows(&self, org_id: OrgId) -> StoreResult<Vec<WebhookEndpoint>> {
@@ -97,7 +100,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter().map(endpoint_from_row).collect()
+        rows.iter().map(|r| endpoint_from_row(self.seal(), r)).collect()
     }
 
     pub(crate) async fn update_webhook_endpoint_row(&self, e: &WebhookEndpoint) -> StoreResult<()> {
@@ -109,8 +112,8 @@ impl PgStore {
         .bind(&e.url)
         .bind(&e.description)
         .bind(event_type_names(e))
-        .bind(&e.secret)
-        .bind(&e.previous_secret)
+        .bind(self.seal().text(fields::WEBHOOK_SECRET, &e.secret).map_err(sealing)?)
+        .bind(self.seal().opt(fields::WEBHOOK_PREVIOUS_SECRET, e.previous_secret.as_deref()).map_err(sealing)?)
         .bind(e.previous_secret_expires_at.map(|t| t.0))
         .bind(e.enabled)
         .bind(&e.disabled_reason)
