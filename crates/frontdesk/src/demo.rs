@@ -111,6 +111,7 @@ async fn provision(chat: &Chat, info_path: &Path, addr: SocketAddr) -> anyhow::R
     let member_password = random_base62(&*chat.entropy, 16);
     let member = demo_account(chat, org.id, DEMO_MEMBER_EMAIL, "Demo Agent", Role::Member, &member_password).await?;
     let site = frontdesk_server::admin::create_site(chat, org.id, "Northwind Lamps shop", &demo_origins(addr)).await?;
+    demo_scenario(chat, &site).await?;
     Ok(DemoInfo {
         url,
         org_id: org.id,
@@ -168,4 +169,56 @@ fn add_origins(site: &mut Site, origins: &[String]) {
             site.allowed_origins.push(origin.clone());
         }
     }
+}
+
+/// A published bot scenario for the demo shop: "where is my order?" starts it (a pattern
+/// trigger, so the help center still answers everything else); it asks for the order number,
+/// branches on a choice and hands off to a person who sees what it collected.
+async fn demo_scenario(chat: &Chat, site: &Site) -> anyhow::Result<()> {
+    let document = serde_json::json!({
+        "schema": 1,
+        "start": "ask_order",
+        "triggers": [{"type": "pattern", "pattern": "(?i)(where is my order|order status|track(ing)? (my )?order)"}],
+        "variables": [],
+        "nodes": [
+            {"id": "ask_order", "type": "ask", "position": {"x": 40, "y": 40}, "input": "number",
+             "prompt": "I can help with that. What is your order number?", "variable": "order_id",
+             "retry_message": "An order number is digits only, like 10482.", "max_retries": 2},
+            {"id": "ask_email", "type": "ask", "position": {"x": 40, "y": 180}, "input": "email",
+             "prompt": "And the email address you ordered with?", "variable": "email",
+             "retry_message": "That does not look like an email address.", "max_retries": 2},
+            {"id": "choice", "type": "ask", "position": {"x": 40, "y": 320}, "input": "choice",
+             "prompt": "Thanks! Order {{order_id}} ships within 2 working days of payment. Shall a colleague check it for you?",
+             "variable": "check",
+             "choices": [{"id": "yes", "label": "Yes, please"}, {"id": "no", "label": "No, thanks"}]},
+            {"id": "human", "type": "handoff", "position": {"x": 40, "y": 460},
+             "message": "Passing you to a colleague, with your order number. One moment…", "only_when_online": false},
+            {"id": "bye", "type": "message", "position": {"x": 320, "y": 460},
+             "text": "Happy to help. Ask me anything else about our lamps."}
+        ],
+        "edges": [
+            {"from": "ask_order", "port": "next", "to": "ask_email"},
+            {"from": "ask_order", "port": "invalid", "to": "human"},
+            {"from": "ask_email", "port": "next", "to": "choice"},
+            {"from": "ask_email", "port": "invalid", "to": "human"},
+            {"from": "choice", "port": "choice:yes", "to": "human"},
+            {"from": "choice", "port": "choice:no", "to": "bye"}
+        ]
+    });
+    let now = chat.clock.now();
+    let scenario = frontdesk_core::scenarios::Scenario {
+        id: frontdesk_core::ScenarioId::generate(&*chat.clock, &*chat.entropy),
+        org_id: site.org_id,
+        site_id: site.id,
+        name: "Order status".to_owned(),
+        draft: document.clone(),
+        published_version: None,
+        published_at: None,
+        starts_conversations: false,
+        created_at: now,
+        updated_at: now,
+    };
+    chat.store.create_scenario(&scenario).await?;
+    chat.store.publish_scenario(site.org_id, scenario.id, &document, now).await?;
+    Ok(())
 }

@@ -185,6 +185,21 @@ async fn demo_help_center_answers(client: &ChatClient) {
         (r.body["session_status"].clone(), r.body["reply"]["author_kind"].clone()),
         (json!("escalated"), json!("system"))
     );
+
+    // The demo's bot scenario: "where is my order?" starts it; it asks, validates, hands off.
+    let s = client.start().await;
+    assert_eq!(client.say(&s, "Hi, where is my order?").await.status, 200);
+    let last = |h: Vec<Value>| h.last().map(|m| (m["author_kind"].clone(), m["body"].clone())).unwrap_or_default();
+    assert_eq!(
+        last(client.history(&s).await),
+        (json!("bot"), json!("I can help with that. What is your order number?"))
+    );
+    client.say(&s, "10482").await;
+    client.say(&s, "ada@example.com").await;
+    let history = client.history(&s).await;
+    assert_eq!(history.last().map(|m| m["quick_replies"].clone()), Some(json!(["Yes, please", "No, thanks"])));
+    let r = client.say(&s, "Yes, please").await;
+    assert_eq!(r.body["session_status"], "escalated", "{:?}", r.body);
 }
 
 fn read_demo(dir: &Path) -> Value {
