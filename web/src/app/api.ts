@@ -1,8 +1,8 @@
 // The dashboard's REST client: JSON in and out, the session cookie, the API's error shape.
 import type {
   Article, AssistantSettings, AuditEvent, CannedResponse, Conversation, ConversationDetail, FlowDocument, FlowError, InboxItem,
-  Insights, Invite, Me, Member, Message, Note, NotifyPrefs, OrgInfo, PublicInvite, Report, Role, Scenario, ScenarioSummary,
-  SimEvent, SimResult, SimVisitor, Site, Summary, Team, UnansweredGroup, LoginSession, TotpSetup, TotpStatus, VisitorProfile,
+  EraseResult, Insights, Invite, Me, Member, Message, Note, NotifyPrefs, OrgInfo, PublicInvite, Report, Role, Scenario, ScenarioSummary,
+  SimEvent, SimResult, SimVisitor, Site, Summary, Team, UnansweredGroup, LoginSession, TotpSetup, TotpStatus, VisitorExport, VisitorProfile,
   WebhookDelivery, WebhookEndpoint, WebhookEventType, WidgetConfig,
 } from './types';
 
@@ -133,6 +133,8 @@ export function orgApi(orgId: string) {
         widget?: WidgetConfig;
         assistant?: AssistantSettings;
         require_verified_identity?: boolean;
+        /** 1–3650 days; `null` keeps everything. */
+        retention_days?: number | null;
       },
     ) => request<Site>('PATCH', s(id), patch),
     publishWidget: (id: string) => post<Site>(`${s(id)}/widget/publish`),
@@ -178,6 +180,9 @@ export function orgApi(orgId: string) {
     deliveries: (f: { endpoint_id?: string; status?: string; before?: string; limit?: number }) =>
       get<{ deliveries: WebhookDelivery[]; next_before: string | null }>(`${O}/webhook-deliveries${query({ ...f })}`),
     redeliver: (id: string) => post<WebhookDelivery>(`${O}/webhook-deliveries/${encodeURIComponent(id)}/redeliver`),
+    // Privacy (docs/privacy.md): one of visitor_id or email
+    privacyExport: (target: { visitor_id: string } | { email: string }) => get<VisitorExport>(`${O}/privacy/export${query({ ...target })}`),
+    privacyErase: (target: { visitor_id: string } | { email: string }) => post<EraseResult>(`${O}/privacy/erase`, target),
     // Analytics and audit
     analytics: (f: { site_id?: string; from: string; to: string; tz_offset: number }) => get<Report>(`${O}/analytics${query({ ...f })}`),
     insights: (f: { site_id?: string; from: string; to: string }) => get<Insights>(`${O}/insights${query({ ...f })}`),

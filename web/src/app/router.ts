@@ -1,4 +1,4 @@
-// Hash routing: `#/inbox`, `#/webhooks`, `#/conversations/<id>`, `#/sites/<id>`, `#/kb/new?title=…`, `#/bots/<id>` and so on.
+// Hash routing: `#/inbox`, `#/webhooks`, `#/privacy`, `#/conversations/<id>`, `#/sites/<id>`, `#/kb/new?title=…`, `#/bots/<id>` and so on.
 // Pure functions (parse, format, who may open what) and a small hook.
 import { useEffect, useState } from 'preact/hooks';
 import type { Role } from './types';
@@ -18,12 +18,13 @@ export type Route =
   | { name: 'bots' }
   | { name: 'bot'; id: string }
   | { name: 'webhooks' }
+  | { name: 'privacy' }
   | { name: 'invite'; token: string }
   | { name: 'reset'; token: string }
   | { name: 'account' }
   | { name: 'not_found'; path: string };
 
-const SIMPLE = ['inbox', 'escalations', 'team', 'sites', 'kb', 'unanswered', 'analytics', 'audit', 'account', 'bots', 'webhooks'] as const;
+const SIMPLE = ['inbox', 'escalations', 'team', 'sites', 'kb', 'unanswered', 'analytics', 'audit', 'account', 'bots', 'webhooks', 'privacy'] as const;
 
 /** The route of a location hash (`#/conversations/abc`); an empty hash is the inbox. */
 export function parseRoute(hash: string): Route {

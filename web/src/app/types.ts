@@ -133,6 +133,8 @@ export interface Visitor {
   verified?: boolean;
   created_at: string;
   last_seen_at: string;
+  /** Set once the visitor's data was erased (GDPR). */
+  erased_at?: string | null;
 }
 
 export interface Rating {
@@ -272,6 +274,8 @@ export interface Site {
   previous_key_expires_at: string | null;
   /** `identify` is refused without a valid `user_hash`. */
   require_verified_identity?: boolean;
+  /** Conversations idle this many days are deleted automatically; `null` keeps everything. */
+  retention_days?: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -585,4 +589,45 @@ export interface WebhookDelivery {
   last_error: string | null;
   payload: unknown;
   created_at: string;
+}
+
+// Privacy (docs/privacy.md): export and erasure of a visitor's data.
+
+/** What an erasure deleted (`conversations`: kept, anonymous). */
+export interface ErasureCounts {
+  conversations: number;
+  messages: number;
+  ratings: number;
+  visitor_events: number;
+  notes: number;
+  unanswered_questions: number;
+  scenario_runs: number;
+}
+
+export interface EraseResult {
+  /** The visitors erased (none when no visitor has the email). */
+  visitors: string[];
+  counts: ErasureCounts;
+}
+
+export interface ExportedConversation {
+  conversation: Record<string, unknown>;
+  messages: Record<string, unknown>[];
+  rating: Record<string, unknown> | null;
+  notes: Record<string, unknown>[];
+  unanswered_questions: Record<string, unknown>[];
+  scenario_run: Record<string, unknown> | null;
+}
+
+/** `frontdesk.visitor-export.v1`: everything the organization holds about the visitor(s). */
+export interface VisitorExport {
+  format: string;
+  exported_at: string;
+  org_id: string;
+  visitors: {
+    visitor: Visitor;
+    site_name: string;
+    events: Record<string, unknown>[];
+    conversations: ExportedConversation[];
+  }[];
 }

@@ -12,6 +12,7 @@ import { BotEditor, BotsScreen } from './screens/bots';
 import { InboxScreen } from './screens/inbox';
 import { ArticleEditor, KnowledgeScreen } from './screens/kb';
 import { SiteSettings, SitesScreen } from './screens/sites';
+import { PrivacyScreen } from './screens/privacy';
 import { NotificationPrefs, TeamScreen } from './screens/team';
 import { UnansweredScreen } from './screens/unanswered';
 import { WebhooksScreen } from './screens/webhooks';
@@ -36,6 +37,7 @@ const NAV: { id: string; label: string; href: string; admin: boolean }[] = [
   { id: 'unanswered', label: 'Unanswered', href: '#/unanswered', admin: true },
   { id: 'analytics', label: 'Analytics', href: '#/analytics', admin: true },
   { id: 'webhooks', label: 'Webhooks', href: '#/webhooks', admin: true },
+  { id: 'privacy', label: 'Privacy', href: '#/privacy', admin: true },
   { id: 'audit', label: 'Audit log', href: '#/audit', admin: true },
 ];
 
@@ -275,6 +277,8 @@ function Screen({ route }: { route: Route }) {
       return <AuditScreen />;
     case 'webhooks':
       return <WebhooksScreen />;
+    case 'privacy':
+      return <PrivacyScreen />;
     case 'account':
       return <AccountScreen />;
     default:

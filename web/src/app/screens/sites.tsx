@@ -4,6 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../api';
 import { useWorkspace } from '../context';
+import { describeRetention, parseRetention, RETENTION_MAX, RETENTION_MIN, retentionText } from '../privacy';
 import { navigate } from '../router';
 import { formatDateTime } from '../time';
 import type { AssistantSettings, Site } from '../types';
@@ -90,12 +91,14 @@ export function SiteSettings({ id }: { id: string }) {
         <a href="#embed" onClick={(e) => jump(e, 'embed')}>Embed</a>
         <a href="#widget" onClick={(e) => jump(e, 'widget')}>Widget</a>
         <a href="#assistant" onClick={(e) => jump(e, 'assistant')}>AI assistant</a>
+        <a href="#retention" onClick={(e) => jump(e, 'retention')}>Data retention</a>
       </nav>
       <General site={site} onSaved={update} />
       <Keys site={site} onSaved={update} />
       <Embed site={site} />
       <WidgetEditor site={site} onSaved={update} />
       <Assistant site={site} onSaved={update} />
+      <Retention site={site} onSaved={update} />
     </section>
   );
 }
@@ -361,6 +364,74 @@ function Assistant({ site, onSaved }: { site: Site; onSaved: (s: Site) => void }
         <ErrorBox message={error} />
         <button class="btn primary" type="submit" disabled={busy}>
           Save AI settings
+        </button>
+      </form>
+    </Section>
+  );
+}
+
+/** How long conversations are kept (docs/privacy.md, "Retention"): empty keeps everything. */
+function Retention({ site, onSaved }: { site: Site; onSaved: (s: Site) => void }) {
+  const ws = useWorkspace();
+  const [text, setText] = useState(retentionText(site.retention_days));
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const { error, busy, save } = useSave(onSaved);
+  useEffect(() => setText(retentionText(site.retention_days)), [site.retention_days]);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const parsed = parseRetention(text);
+    if (!parsed.ok) {
+      setInvalid(parsed.error);
+      return;
+    }
+    setInvalid(null);
+    void save(
+      () => ws.api.updateSite(site.id, { retention_days: parsed.days }),
+      parsed.days === null ? 'Retention off: conversations are kept' : `Retention set to ${parsed.days} days`,
+    );
+  };
+  return (
+    <Section id="retention" title="Data retention">
+      <form class="stack" onSubmit={submit} noValidate>
+        <Field
+          label="Retention (days)"
+          hint={
+            <>
+              Conversations with no activity for this many days are deleted automatically, with their messages, ratings, notes and
+              unanswered questions; so are older page views and conversions. {RETENTION_MIN}–{RETENTION_MAX} days; leave empty to keep
+              everything. Deleted conversations leave analytics.
+            </>
+          }
+        >
+          <input
+            type="number"
+            name="retention_days"
+            inputMode="numeric"
+            min={RETENTION_MIN}
+            max={RETENTION_MAX}
+            step={1}
+            placeholder="Keep forever"
+            class="retention-input"
+            aria-invalid={invalid ? true : undefined}
+            aria-describedby={invalid ? 'retention-error' : undefined}
+            value={text}
+            onInput={(e) => {
+              setText(e.currentTarget.value);
+              setInvalid(null);
+            }}
+          />
+        </Field>
+        {invalid && (
+          <p class="error" id="retention-error" role="alert">
+            {invalid}
+          </p>
+        )}
+        <p class="muted" id="retention-now">
+          {describeRetention(site.retention_days)}
+        </p>
+        <ErrorBox message={error} />
+        <button class="btn primary" type="submit" disabled={busy}>
+          Save retention
         </button>
       </form>
     </Section>

@@ -1,9 +1,13 @@
 // The visitor panel beside a conversation: who, where they have been, what they did before.
 import { Fragment } from 'preact';
+import { useState } from 'preact/hooks';
 import { useWorkspace } from '../context';
+import { canManagePrivacy, type PrivacyTarget } from '../privacy';
+import type { EraseResult } from '../types';
 import { formatAgo, formatDateTime } from '../time';
 import { ErrorBox, Loading, StatusBadge } from '../ui/common';
 import { useLoad } from '../ui/hooks';
+import { EraseDialog, ErasureResult, useExport } from './privacy';
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -129,8 +133,52 @@ export function VisitorPanel({ conversationId }: { conversationId: string }) {
               </ul>
             )}
           </section>
+          {data.visitor && canManagePrivacy(ws.role) && (
+            <VisitorPrivacy
+              visitorId={data.visitor.id}
+              erased={!!data.visitor.erased_at}
+              onErased={() => {
+                void p.reload();
+                // The conversation (its messages are gone) and the inbox reload.
+                ws.events.emit({ type: 'local.changed' });
+              }}
+            />
+          )}
         </>
       )}
     </aside>
+  );
+}
+
+/** Export and erasure of this visitor (the `manage_privacy` permission; docs/privacy.md). */
+function VisitorPrivacy({ visitorId, erased, onErased }: { visitorId: string; erased: boolean; onErased: () => void }) {
+  const ex = useExport();
+  const [erasing, setErasing] = useState<PrivacyTarget | null>(null);
+  const [result, setResult] = useState<EraseResult | null>(null);
+  return (
+    <section class="visitor-privacy" aria-labelledby="visitor-privacy-title">
+      <h3 id="visitor-privacy-title">Privacy</h3>
+      {erased && !result && <p class="muted">This visitor's data was erased.</p>}
+      <div class="row">
+        <button type="button" class="btn small" disabled={ex.busy} onClick={() => void ex.run({ visitor_id: visitorId })}>
+          {ex.busy ? 'Exporting…' : 'Export data'}
+        </button>
+        {!erased && (
+          <button type="button" class="btn small danger" aria-haspopup="dialog" onClick={() => setErasing({ visitor_id: visitorId })}>
+            Erase visitor…
+          </button>
+        )}
+      </div>
+      <ErrorBox message={ex.error} />
+      {result && <ErasureResult result={result} />}
+      <EraseDialog
+        target={erasing}
+        onClose={() => setErasing(null)}
+        onErased={(r) => {
+          setResult(r);
+          onErased();
+        }}
+      />
+    </section>
   );
 }
