@@ -18,6 +18,27 @@ pub const UNANSWERED_QUESTION: &str = "unanswered_questions.question";
 pub const WEBHOOK_SECRET: &str = "webhook_endpoints.secret";
 pub const WEBHOOK_PREVIOUS_SECRET: &str = "webhook_endpoints.previous_secret";
 
+/// A sealed text column as both stores lay it out: its table, the key column, and the column's
+/// associated data (what `keys rotate` walks; values inside JSON columns are re-sealed apart).
+pub struct Column {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub column: &'static str,
+    pub aad: &'static str,
+}
+
+pub const TEXT_COLUMNS: &[Column] = &[
+    Column { table: "messages", key: "id", column: "body", aad: MESSAGE_BODY },
+    Column { table: "messages", key: "id", column: "html", aad: MESSAGE_HTML },
+    Column { table: "visitors", key: "id", column: "name", aad: VISITOR_NAME },
+    Column { table: "visitors", key: "id", column: "email", aad: VISITOR_EMAIL },
+    Column { table: "sites", key: "id", column: "secret", aad: SITE_SECRET },
+    Column { table: "user_totp", key: "user_id", column: "secret", aad: TOTP_SECRET },
+    Column { table: "unanswered_questions", key: "id", column: "question", aad: UNANSWERED_QUESTION },
+    Column { table: "webhook_endpoints", key: "id", column: "secret", aad: WEBHOOK_SECRET },
+    Column { table: "webhook_endpoints", key: "id", column: "previous_secret", aad: WEBHOOK_PREVIOUS_SECRET },
+];
+
 /// A store's view of encryption: on (with a sealer) or off.
 #[derive(Clone, Copy)]
 pub struct Seal<'a>(Option<&'a Sealer>);

@@ -3,26 +3,6 @@
 use super::*;
 use frontdesk_crypto::fields::{self, Seal};
 
-/// A sealed text column: its table, the key column and the column's associated data.
-struct Column {
-    table: &'static str,
-    key: &'static str,
-    column: &'static str,
-    aad: &'static str,
-}
-
-const COLUMNS: &[Column] = &[
-    Column { table: "messages", key: "id", column: "body", aad: fields::MESSAGE_BODY },
-    Column { table: "messages", key: "id", column: "html", aad: fields::MESSAGE_HTML },
-    Column { table: "visitors", key: "id", column: "name", aad: fields::VISITOR_NAME },
-    Column { table: "visitors", key: "id", column: "email", aad: fields::VISITOR_EMAIL },
-    Column { table: "sites", key: "id", column: "secret", aad: fields::SITE_SECRET },
-    Column { table: "user_totp", key: "user_id", column: "secret", aad: fields::TOTP_SECRET },
-    Column { table: "unanswered_questions", key: "id", column: "question", aad: fields::UNANSWERED_QUESTION },
-    Column { table: "webhook_endpoints", key: "id", column: "secret", aad: fields::WEBHOOK_SECRET },
-    Column { table: "webhook_endpoints", key: "id", column: "previous_secret", aad: fields::WEBHOOK_PREVIOUS_SECRET },
-];
-
 impl PgStore {
     pub(crate) async fn reseal_rows(&self, limit: u32) -> StoreResult<u64> {
         let seal = self.seal();
@@ -31,7 +11,7 @@ impl PgStore {
         let current = format!("fdenc:1:{}:%", sealer.ring().primary_id());
         let limit = i64::from(limit.clamp(1, 10_000));
         let mut done = 0u64;
-        for c in COLUMNS {
+        for c in fields::TEXT_COLUMNS {
             let rows = sqlx::query(&format!(
                 "SELECT {key}::text AS k, {column} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE $1 LIMIT $2",
                 key = c.key,
