@@ -253,6 +253,9 @@ test('the main screens render without CSP errors (screenshots)', async ({ browse
     await a.waitForLoadState('networkidle');
     await a.screenshot({ path: `${shots}/${name}.png` });
   }
+  // The audit log's hash chain checks out.
+  await a.getByRole('button', { name: 'Verify chain' }).click();
+  await expect(a.getByTestId('audit-verdict')).toContainText(/^Intact: \d+ events/);
   expect(agent.errors).toEqual([]);
   await agent.context.close();
 });

@@ -188,6 +188,10 @@ export function orgApi(orgId: string) {
     insights: (f: { site_id?: string; from: string; to: string }) => get<Insights>(`${O}/insights${query({ ...f })}`),
     audit: (f: { actor_id?: string; action?: string; from?: string; to?: string; limit?: number }) =>
       get<{ events: AuditEvent[] }>(`${O}/audit${query({ ...f })}`),
+    auditVerify: () =>
+      get<{ ok: boolean; checked: number; first_broken: { seq: number; id: string | null; reason: string } | null }>(
+        `${O}/audit/verify`,
+      ),
     auditExportUrl: (f: { actor_id?: string; action?: string; from?: string; to?: string }, format: 'csv' | 'json') =>
       `${O}/audit${query({ ...f, format, download: format === 'json' ? 1 : undefined })}`,
   };

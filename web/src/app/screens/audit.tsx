@@ -1,4 +1,5 @@
-// The audit log: who did what, filtered by actor, action and date; CSV and JSON exports.
+// The audit log: who did what, filtered by actor, action and date; CSV and JSON exports; a check
+// of the hash chain that links the events (tampering shows as the first broken link).
 import { useMemo, useState } from 'preact/hooks';
 import { useWorkspace } from '../context';
 import { formatDateTime } from '../time';
@@ -22,9 +23,26 @@ export function AuditScreen() {
   );
   const events = useLoad(() => ws.api.audit({ ...filter, limit: 200 }).then((r) => r.events), [ws.api, filter]);
   const canExport = ws.info?.entitlements.audit_export ?? true;
+  const [verdict, setVerdict] = useState<string | null>(null);
+  const verify = async () => {
+    setVerdict('Checking…');
+    try {
+      const r = await ws.api.auditVerify();
+      setVerdict(
+        r.ok
+          ? `Intact: ${r.checked} events, each linked to the one before.`
+          : `Broken at event #${r.first_broken?.seq} (${r.first_broken?.reason.replace(/_/g, ' ')}): ${r.checked} events before it are intact.`,
+      );
+    } catch (e) {
+      setVerdict(e instanceof Error ? e.message : 'The check failed.');
+    }
+  };
   return (
     <section class="page wide" aria-labelledby="page-title">
       <PageHeader title="Audit log">
+        <button type="button" class="btn small" onClick={verify}>
+          Verify chain
+        </button>
         {canExport ? (
           <>
             <a class="btn small" href={ws.api.auditExportUrl(filter, 'csv')} download>
@@ -38,6 +56,11 @@ export function AuditScreen() {
           <span class="muted">Exports are part of the Pro plan.</span>
         )}
       </PageHeader>
+      {verdict && (
+        <p class="muted" role="status" data-testid="audit-verdict">
+          {verdict}
+        </p>
+      )}
       <form class="filter-row" onSubmit={(e) => e.preventDefault()} aria-label="Filter the audit log">
         <Field label="Who">
           <select value={actor} onChange={(e) => setActor(e.currentTarget.value)}>
