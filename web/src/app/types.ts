@@ -54,6 +54,8 @@ export interface OrgInfo {
   role: Role;
   entitlements: Entitlements;
   seats_used: number;
+  /** The paid subscription (Paddle), when the organization has or had one. */
+  subscription?: { status: string; past_due: boolean } | null;
 }
 
 export interface Conversation {

@@ -64,6 +64,11 @@ export function TeamScreen() {
           </span>
         )}
       </PageHeader>
+      {ws.info?.subscription?.past_due && (
+        <p class="callout warn" role="alert">
+          A renewal payment failed. Pro stays on while the payment is retried: please update the payment method.
+        </p>
+      )}
       <ErrorBox message={team.error} />
       {!data && team.loading && <Loading />}
       {data && (
