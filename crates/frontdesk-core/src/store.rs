@@ -436,6 +436,9 @@ pub trait Store: Send + Sync + 'static {
     /// Writes an attempt's outcome (or a redelivery): status, counts, times, last code and error;
     /// releases the lease. Scoped by the delivery's org.
     async fn update_webhook_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// Deletes finished (succeeded or failed) deliveries last updated before `before`, at most
+    /// `limit`; returns how many. Pending ones stay whatever their age.
+    async fn prune_webhook_deliveries(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 
     // The knowledge base's gap report and analytics.
 

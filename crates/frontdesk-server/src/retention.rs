@@ -11,6 +11,8 @@ use std::time::Duration;
 
 /// The settings key holding the time (ms) of the last claimed pass.
 pub const LAST_RUN_SETTING: &str = "retention.last_run";
+/// How long finished webhook deliveries stay in the delivery log.
+const WEBHOOK_LOG_DAYS: i64 = 30;
 /// Rows deleted per transaction: a large backlog never holds the database for long.
 const BATCH: u32 = 500;
 const DAY_MS: i64 = 86_400_000;
@@ -70,5 +72,8 @@ pub async fn run_once(chat: &Chat, interval_secs: u64) -> Result<Option<Vec<(Sit
         }
         done.push((site.id, total));
     }
+    // Webhook deliveries that finished long ago: the log keeps 30 days.
+    let before = Timestamp(now.millis().saturating_sub(WEBHOOK_LOG_DAYS * DAY_MS));
+    while chat.store.prune_webhook_deliveries(before, BATCH).await? == u64::from(BATCH) {}
     Ok(Some(done))
 }

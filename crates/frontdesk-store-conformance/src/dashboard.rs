@@ -2188,11 +2188,23 @@ async fn webhooks(c: &Ctx, w: &World) {
         "status filter"
     );
 
+    // Pruning removes finished deliveries older than the cut, never pending ones.
+    let kept = ok(s.get_webhook_delivery(w.org_a.id, d2.id).await, "pending d2");
+    ok(s.prune_webhook_deliveries(done.updated_at, 100).await, "prune before the cut");
+    assert_eq!(ok(s.get_webhook_delivery(w.org_a.id, d1.id).await, "not older than the cut"), done);
+    let after = Timestamp(done.updated_at.0 + 1);
+    assert!(ok(s.prune_webhook_deliveries(after, 100).await, "prune") >= 1);
+    not_found(s.get_webhook_delivery(w.org_a.id, d1.id).await, "the finished delivery is pruned");
+    assert_eq!(ok(s.get_webhook_delivery(w.org_a.id, d2.id).await, "pending stays"), kept);
+    let far_future = Timestamp(after.0 + 10 * 365 * 86_400_000);
+    ok(s.prune_webhook_deliveries(far_future, 10_000).await, "prune everything finished");
+    assert_eq!(ok(s.get_webhook_delivery(w.org_a.id, d2.id).await, "pending stays whatever its age"), kept);
+
     // Deleting an endpoint deletes its deliveries; another org cannot.
     not_found(s.delete_webhook_endpoint(w.org_b.id, e1.id).await, "delete through another org");
     ok(s.delete_webhook_endpoint(w.org_a.id, e1.id).await, "delete e1");
     not_found(s.get_webhook_endpoint(w.org_a.id, e1.id).await, "e1 is gone");
-    not_found(s.get_webhook_delivery(w.org_a.id, d1.id).await, "and its deliveries");
+    not_found(s.get_webhook_delivery(w.org_a.id, test1.id).await, "and its deliveries");
     not_found(s.delete_webhook_endpoint(w.org_a.id, e1.id).await, "twice");
     // Nothing of this run stays pending for the next run on the same database.
     ok(s.delete_webhook_endpoint(w.org_a.id, e2.id).await, "delete e2");

@@ -1532,6 +1532,19 @@ impl Store for SqliteStore {
         rating_from_row(&row)
     }
 
+    async fn prune_webhook_deliveries(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+             WHERE status != 'pending' AND updated_at < ? LIMIT ?)",
+        )
+        .bind(before.0)
+        .bind(i64::from(limit.clamp(1, 10_000)))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn rate_limit_hit(
         &self,
         key: &str,

@@ -508,6 +508,9 @@ impl Store for GatedStore {
     async fn list_notes(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Vec<Note>> {
         self.inner.list_notes(org_id, id).await
     }
+    async fn prune_webhook_deliveries(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.inner.prune_webhook_deliveries(before, limit).await
+    }
     async fn rate_limit_hit(
         &self,
         key: &str,
