@@ -107,14 +107,6 @@ impl Flows {
         self.chat.clock.now()
     }
 
-    pub fn ai(&self) -> &AiAnswerer {
-        &self.ai
-    }
-
-    pub fn http(&self) -> &HttpExecutor {
-        &self.http
-    }
-
     /// Forgets what this node knows of the site's published scenarios (after a publish, a
     /// delete or a change of start scenario here).
     pub fn invalidate(&self, site_id: SiteId) {
