@@ -343,16 +343,19 @@ impl Server {
     }
 }
 
-fn server_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("FRONTDESK_LOG_LEVEL", "warn"),
+fn server_env() -> Vec<(&'static str, String)> {
+    // `FD_BENCH_SERVER_LOG` (a tracing filter such as `warn,sqlx::query=debug`) lets a
+    // profiling run see what the server does; the default keeps its output out of the table.
+    let log = std::env::var("FD_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let fixed = [
         // Zero turns a limit off: the load generator is one IP with many sessions.
         ("FRONTDESK_SERVER__RATE_LIMITS__MESSAGES_PER_MINUTE_PER_SESSION", "0"),
         ("FRONTDESK_SERVER__RATE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "0"),
         ("FRONTDESK_SERVER__RATE_LIMITS__LOGINS_PER_MINUTE_PER_IP", "0"),
         // One agent connection publishes every typing signal of the fan-out scenario.
         ("FRONTDESK_REALTIME__CLIENT_FRAMES_PER_SECOND", "1000000"),
-    ]
+    ];
+    std::iter::once(("FRONTDESK_LOG_LEVEL", log)).chain(fixed.map(|(k, v)| (k, v.to_owned()))).collect()
 }
 
 async fn cli_json(bin: &Path, storage: &[String], args: &[&str]) -> Result<Value> {

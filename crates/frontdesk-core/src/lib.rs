@@ -9,6 +9,7 @@ pub mod chat;
 pub mod error;
 pub mod events;
 pub mod gaps;
+pub mod group_commit;
 pub mod ids;
 pub mod inbox;
 pub mod kb;

@@ -43,6 +43,101 @@ pub struct StatusChange {
     pub to: ConversationStatus,
 }
 
+impl StoreError {
+    /// A closed conversation takes no more messages or status changes.
+    pub fn conversation_closed() -> StoreError {
+        StoreError::Conflict("conversation closed".to_owned())
+    }
+
+    /// The compare-and-set of a status change found another status.
+    pub fn status_conflict(current: ConversationStatus, expected: ConversationStatus) -> StoreError {
+        StoreError::Conflict(format!("conversation is {} (expected {})", current.as_str(), expected.as_str()))
+    }
+}
+
+/// What appending `message` makes of `current`: the stored message (the next sequence number)
+/// and the conversation after it. Every store applies these rules inside its write transaction,
+/// on the row it read there, so they live once: a closed conversation takes no message, a status
+/// change applies only from the status it expects, and times never move backwards (another node's
+/// clock may be behind).
+pub fn append_to(
+    current: &Conversation,
+    message: &NewMessage,
+    status: Option<StatusChange>,
+    visitor_activity: bool,
+) -> StoreResult<(Message, Conversation)> {
+    if current.status == ConversationStatus::Closed {
+        return Err(StoreError::conversation_closed());
+    }
+    if let Some(change) = status
+        && current.status != change.from
+    {
+        return Err(StoreError::status_conflict(current.status, change.from));
+    }
+    let at = message.created_at;
+    let stored = Message {
+        id: message.id,
+        conversation_id: message.conversation_id,
+        seq: current.last_seq + 1,
+        author_kind: message.author_kind,
+        author_id: message.author_id,
+        body: message.body.clone(),
+        html: message.html.clone(),
+        citations: message.citations.clone(),
+        quick_replies: message.quick_replies.clone(),
+        reaction: None,
+        created_at: at,
+    };
+    let mut next = current.clone();
+    next.last_seq = stored.seq;
+    next.updated_at = current.updated_at.max(at);
+    if visitor_activity {
+        next.last_activity_at = current.last_activity_at.max(at);
+    }
+    if let Some(change) = status
+        && change.from != change.to
+    {
+        set_status(&mut next, change.to, at);
+    }
+    // The first agent message, for the humans' first response time; later ones leave it.
+    if message.author_kind == AuthorKind::Agent && next.first_agent_reply_at.is_none() {
+        next.first_agent_reply_at = Some(at);
+    }
+    Ok((stored, next))
+}
+
+/// What a guarded status change makes of `current` at `at`; `None` when `change` changes nothing
+/// (no write, no event).
+pub fn change_status_of(
+    current: &Conversation,
+    change: StatusChange,
+    at: Timestamp,
+) -> StoreResult<Option<Conversation>> {
+    if current.status != change.from {
+        return Err(StoreError::status_conflict(current.status, change.from));
+    }
+    if change.from == change.to {
+        return Ok(None);
+    }
+    if current.status == ConversationStatus::Closed {
+        return Err(StoreError::conversation_closed());
+    }
+    let mut next = current.clone();
+    next.updated_at = current.updated_at.max(at);
+    set_status(&mut next, change.to, at);
+    Ok(Some(next))
+}
+
+fn set_status(conversation: &mut Conversation, to: ConversationStatus, at: Timestamp) {
+    conversation.status = to;
+    conversation.status_changed_at = at;
+    // The first escalation is the one the first response time is measured from: a conversation
+    // escalated again, after going back to the assistant, still counts from the first.
+    if to == ConversationStatus::Escalated && conversation.escalated_at.is_none() {
+        conversation.escalated_at = Some(at);
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,

@@ -69,6 +69,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     visitor_identity(&c).await;
     login_sessions_and_password_resets(&c, &w).await;
     conversation_times(&c).await;
+    mixed_racing_appends(&c).await;
     let f = inbox_fixture(&c, &w).await;
     inbox_lists(&c, &w, &f).await;
     read_markers(&c, &w, &f).await;
@@ -838,6 +839,116 @@ async fn invitations(c: &Ctx, w: &World) {
 }
 
 // --- When things happened: status_changed_at, escalated_at, first_agent_reply_at.
+
+/// Appends racing each other, most of them fine and some breaking a rule: each gets its own
+/// answer, whichever appends it shared a write with (a store may write concurrent appends in one
+/// transaction), and what was stored is gapless and in the outbox once, in sequence order.
+async fn mixed_racing_appends(c: &Ctx) {
+    const RACERS: i64 = 60;
+    let org = c.org("Racers", Plan::Free, 0).await;
+    let other = c.org("Bystanders", Plan::Free, 0).await;
+    let site = c.site(org.id, "Race track").await;
+    let visitor = c.visitor(site.id, None, None).await;
+    let open = [c.conversation(&site, visitor.id).await, c.conversation(&site, visitor.id).await];
+    let closed = c.conversation(&site, visitor.id).await;
+    c.change(org.id, closed.id, Active, Closed).await;
+    let start = c.tick();
+    let duplicate_id = MessageId::generate(c.clk(), c.ent());
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Expect {
+        Stored(usize),
+        Closed,
+        OtherOrg,
+        StaleStatus,
+        Duplicate,
+    }
+    let mut racers = Vec::new();
+    for i in 0..RACERS {
+        let expect = match i % 10 {
+            3 => Expect::Closed,
+            5 => Expect::OtherOrg,
+            7 => Expect::StaleStatus,
+            9 if i < 20 => Expect::Duplicate,
+            n => Expect::Stored(usize::from(n % 2 == 1)),
+        };
+        let conversation_id = match expect {
+            Expect::Closed => closed.id,
+            Expect::Stored(k) => open[k].id,
+            _ => open[0].id,
+        };
+        let message = NewMessage {
+            id: if expect == Expect::Duplicate { duplicate_id } else { MessageId::generate(c.clk(), c.ent()) },
+            conversation_id,
+            author_kind: AuthorKind::Visitor,
+            author_id: None,
+            body: format!("racer {i}"),
+            html: format!("<p>racer {i}</p>"),
+            citations: vec![],
+            quick_replies: vec![],
+            created_at: start.plus_millis(i),
+        };
+        let org_id = if expect == Expect::OtherOrg { other.id } else { org.id };
+        let status = (expect == Expect::StaleStatus).then_some(StatusChange { from: Resolved, to: Escalated });
+        let store = c.store.clone();
+        racers.push((expect, tokio::spawn(async move { store.append_message(org_id, &message, status, true).await })));
+    }
+
+    let mut stored: [Vec<Message>; 2] = [Vec::new(), Vec::new()];
+    let mut duplicates = Vec::new();
+    for (expect, racer) in racers {
+        let result = racer.await.expect("racer panicked");
+        match expect {
+            Expect::Stored(k) => {
+                let (message, conversation) = ok(result, "a racing append");
+                assert_eq!(conversation.id, open[k].id);
+                assert_eq!(conversation.last_seq, message.seq, "the conversation as this append left it");
+                stored[k].push(message);
+            }
+            Expect::Closed | Expect::StaleStatus => conflict(result, "a racing append that breaks a rule"),
+            Expect::OtherOrg => not_found(result, "a racing append through another organization"),
+            Expect::Duplicate => duplicates.push(result),
+        }
+    }
+    let (duplicate_stored, refused): (Vec<_>, Vec<_>) = duplicates.into_iter().partition(Result::is_ok);
+    assert_eq!(duplicate_stored.len(), 1, "of two appends with one message id, exactly one is stored");
+    for r in refused {
+        conflict(r, "the second append of one message id");
+    }
+    stored[0].extend(duplicate_stored.into_iter().filter_map(Result::ok).map(|(m, _)| m));
+
+    let outbox = crate::story_outbox(c.s(), org.id, other.id).await;
+    for (k, conversation) in open.iter().enumerate() {
+        let mut mine = std::mem::take(&mut stored[k]);
+        mine.sort_by_key(|m| m.seq);
+        let seqs: Vec<i64> = mine.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=mine.len() as i64).collect::<Vec<_>>(), "gapless sequence numbers");
+        let history = ok(c.s().list_messages(conversation.id, 0, 500).await, "raced history");
+        assert_eq!(history, mine, "the history is exactly what the appends returned");
+        let after = c.conversation_of(org.id, conversation.id).await;
+        assert_eq!(after.last_seq, mine.len() as i64);
+        assert_eq!(after.status, Active);
+        let newest = mine.iter().map(|m| m.created_at).max();
+        assert_eq!(Some(after.last_activity_at), newest, "the newest visitor message's time, whatever the order");
+        let events: Vec<i64> = outbox
+            .iter()
+            .filter_map(|e| match e.event {
+                DomainEvent::MessageCreated { conversation_id, seq, .. } if conversation_id == conversation.id => {
+                    Some(seq)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(events, seqs, "one outbox event per stored message, in sequence order");
+    }
+    assert!(
+        !outbox
+            .iter()
+            .any(|e| e.event.conversation_id() == closed.id && matches!(e.event, DomainEvent::MessageCreated { .. })),
+        "nothing was appended to the closed conversation"
+    );
+    assert_eq!(c.conversation_of(org.id, closed.id).await.last_seq, 0);
+}
 
 async fn conversation_times(c: &Ctx) {
     let s = c.s();

@@ -25,6 +25,7 @@ use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::status::ConversationStatus;
 use frontdesk_core::store::{
     AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError, StoreResult,
+    change_status_of,
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
@@ -62,6 +63,8 @@ pub struct PgStore {
     realtime: PgPool,
     /// Encryption at rest, when a key ring is configured.
     sealer: Option<std::sync::Arc<Sealer>>,
+    /// Appended messages waiting for their group commit.
+    appends: std::sync::Arc<appends::AppendQueue>,
 }
 
 impl PgStore {
@@ -85,7 +88,8 @@ impl PgStore {
             .max_connections(REALTIME_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(pool.connect_options().as_ref().clone());
-        let store = PgStore { pool, realtime, sealer: None };
+        let appends = std::sync::Arc::new(appends::AppendQueue::new(appends::MAX_BATCH, appends::LANES));
+        let store = PgStore { pool, realtime, sealer: None, appends };
         if let Err(e) = store.seal_unsealed_audit().await {
             store.close().await;
             return Err(e);
@@ -249,6 +253,7 @@ fn retention_days_column(days: u32) -> i32 {
 }
 
 // After the column macros, which they use (macros are in scope below their definition only).
+mod appends;
 mod audit;
 mod billing;
 mod dashboard;
@@ -477,25 +482,6 @@ async fn lock_conversation(conn: &mut PgConnection, org_id: OrgId, id: Conversat
     .map_err(map_err)?
     .ok_or(StoreError::NotFound)?;
     conversation_from_row(&row)
-}
-
-/// `status_changed_at` and `escalated_at` once the status changes to `to` at `at`:
-/// `escalated_at` keeps the first escalation, so a conversation escalated again, after going back
-/// to the assistant, still counts its humans' response time from the first.
-fn status_times(current: &Conversation, to: ConversationStatus, at: Timestamp) -> (Timestamp, Option<Timestamp>) {
-    let escalated_at = match current.escalated_at {
-        None if to == ConversationStatus::Escalated => Some(at),
-        kept => kept,
-    };
-    (at, escalated_at)
-}
-
-fn closed_conflict() -> StoreError {
-    StoreError::Conflict("conversation closed".to_owned())
-}
-
-fn status_conflict(current: ConversationStatus, expected: ConversationStatus) -> StoreError {
-    StoreError::Conflict(format!("conversation is {} (expected {})", current.as_str(), expected.as_str()))
 }
 
 fn expect_one_row(result: sqlx::postgres::PgQueryResult) -> StoreResult<()> {
@@ -1197,86 +1183,8 @@ impl Store for PgStore {
         status: Option<StatusChange>,
         visitor_activity: bool,
     ) -> StoreResult<(Message, Conversation)> {
-        let mut tx = self.begin().await?;
-        // The row lock serializes appends to one conversation: each sees the previous one's last_seq.
-        let current = lock_conversation(&mut tx, org_id, message.conversation_id).await?;
-        if current.status == ConversationStatus::Closed {
-            return Err(closed_conflict());
-        }
-        if let Some(change) = status
-            && current.status != change.from
-        {
-            return Err(status_conflict(current.status, change.from));
-        }
-        let seq = current.last_seq + 1;
-        let stored = Message {
-            id: message.id,
-            conversation_id: message.conversation_id,
-            seq,
-            author_kind: message.author_kind,
-            author_id: message.author_id,
-            body: message.body.clone(),
-            html: message.html.clone(),
-            citations: message.citations.clone(),
-            quick_replies: message.quick_replies.clone(),
-            reaction: None,
-            created_at: message.created_at,
-        };
-        sqlx::query(concat!(
-            "INSERT INTO messages (",
-            message_cols!(),
-            ", search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)"
-        ))
-        .bind(stored.id.0)
-        .bind(stored.conversation_id.0)
-        .bind(seq)
-        .bind(stored.author_kind.as_str())
-        .bind(stored.author_id.map(|u| u.0))
-        .bind(self.seal().text(fields::MESSAGE_BODY, &stored.body).map_err(sealing)?)
-        .bind(self.seal().text(fields::MESSAGE_HTML, &stored.html).map_err(sealing)?)
-        .bind(Json(&stored.citations))
-        .bind(Json(&stored.quick_replies))
-        .bind(stored.created_at.0)
-        // What the full-text index reads: the body, or its word tokens when the body is sealed.
-        .bind(self.seal().search_text(&stored.body))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let new_status = status.map_or(current.status, |c| c.to);
-        // Times never move backwards, even if another node's clock is behind.
-        let updated_at = current.updated_at.max(message.created_at);
-        let last_activity_at =
-            if visitor_activity { current.last_activity_at.max(message.created_at) } else { current.last_activity_at };
-        let (status_changed_at, escalated_at) = match status {
-            Some(change) if change.from != change.to => status_times(&current, change.to, message.created_at),
-            _ => (current.status_changed_at, current.escalated_at),
-        };
-        // The first agent message, for the humans' first response time; later ones leave it.
-        let first_agent_reply_at = match current.first_agent_reply_at {
-            None if message.author_kind == AuthorKind::Agent => Some(message.created_at),
-            kept => kept,
-        };
-        let row = sqlx::query(concat!(
-            "UPDATE conversations SET last_seq = $1, status = $2, updated_at = $3, last_activity_at = $4, \
-             status_changed_at = $6, escalated_at = $7, first_agent_reply_at = $8 WHERE id = $5 RETURNING ",
-            conversation_cols!()
-        ))
-        .bind(seq)
-        .bind(new_status.as_str())
-        .bind(updated_at.0)
-        .bind(last_activity_at.0)
-        .bind(current.id.0)
-        .bind(status_changed_at.0)
-        .bind(escalated_at.map(|t| t.0))
-        .bind(first_agent_reply_at.map(|t| t.0))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let conversation = conversation_from_row(&row)?;
-        let events = DomainEvent::for_message(&stored, status.map(|c| (c.from, c.to)));
-        insert_events(&mut tx, org_id, &events, Some(message.created_at)).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok((stored, conversation))
+        let request = appends::AppendRequest { org_id, message: message.clone(), status, visitor_activity };
+        self.append_grouped(request).await
     }
 
     async fn change_status(
@@ -1288,31 +1196,17 @@ impl Store for PgStore {
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin().await?;
         let current = lock_conversation(&mut tx, org_id, id).await?;
-        if current.status != change.from {
-            return Err(status_conflict(current.status, change.from));
-        }
-        if change.from == change.to {
-            // Nothing changes: no write and no event.
-            return Ok(current);
-        }
-        if current.status == ConversationStatus::Closed {
-            return Err(closed_conflict());
-        }
-        let (status_changed_at, escalated_at) = status_times(&current, change.to, at);
-        let row = sqlx::query(concat!(
-            "UPDATE conversations SET status = $1, updated_at = $2, status_changed_at = $4, escalated_at = $5 \
-             WHERE id = $3 RETURNING ",
-            conversation_cols!()
-        ))
-        .bind(change.to.as_str())
-        .bind(current.updated_at.max(at).0)
-        .bind(id.0)
-        .bind(status_changed_at.0)
-        .bind(escalated_at.map(|t| t.0))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let conversation = conversation_from_row(&row)?;
+        // `None`: nothing changes, so no write and no event.
+        let Some(conversation) = change_status_of(&current, change, at)? else { return Ok(current) };
+        sqlx::query("UPDATE conversations SET status = $1, updated_at = $2, status_changed_at = $4, escalated_at = $5 WHERE id = $3")
+            .bind(conversation.status.as_str())
+            .bind(conversation.updated_at.0)
+            .bind(id.0)
+            .bind(conversation.status_changed_at.0)
+            .bind(conversation.escalated_at.map(|t| t.0))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let event = DomainEvent::StatusChanged { conversation_id: id, from: change.from, to: change.to };
         insert_events(&mut tx, org_id, &[event], Some(at)).await?;
         tx.commit().await.map_err(map_err)?;

@@ -23,6 +23,7 @@ use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::status::ConversationStatus;
 use frontdesk_core::store::{
     AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError, StoreResult,
+    change_status_of,
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
@@ -74,6 +75,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Encryption at rest, when a key ring is configured.
     sealer: Option<std::sync::Arc<Sealer>>,
+    /// Appended messages waiting for their group commit.
+    appends: std::sync::Arc<appends::AppendQueue>,
 }
 
 impl SqliteStore {
@@ -86,8 +89,14 @@ impl SqliteStore {
         }
         let base = SqliteConnectOptions::new().filename(path).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
         let synchronous = if options.synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
-        let writer_options =
-            base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal).synchronous(synchronous);
+        // The group commit of appends builds statements for each batch size (up to 64 rows),
+        // three kinds of them: the cache keeps them all prepared.
+        let writer_options = base
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .statement_cache_capacity(512);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(WRITE_ACQUIRE_TIMEOUT)
@@ -111,7 +120,8 @@ impl SqliteStore {
                 return Err(map_err(e));
             }
         };
-        let store = SqliteStore { writer, reader, sealer: None };
+        let appends = std::sync::Arc::new(appends::AppendQueue::new(appends::MAX_BATCH, appends::LANES));
+        let store = SqliteStore { writer, reader, sealer: None, appends };
         if let Err(e) = store.seal_unsealed_audit().await {
             store.close().await;
             return Err(e);
@@ -333,6 +343,7 @@ macro_rules! audit_cols {
 }
 
 // Declared after the column macros, which are in scope only below their definitions.
+mod appends;
 mod audit;
 mod billing;
 mod dashboard;
@@ -559,34 +570,6 @@ async fn conversation_in_tx(
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
     conversation_from_row(&row)
-}
-
-/// A conversation's status times after a status change to `to` at `at` (`None`: no change).
-struct StatusTimes {
-    status_changed_at: Timestamp,
-    escalated_at: Option<Timestamp>,
-}
-
-fn status_times(current: &Conversation, to: Option<ConversationStatus>, at: Timestamp) -> StatusTimes {
-    match to {
-        Some(to) => StatusTimes {
-            status_changed_at: at,
-            // The first escalation is the one the first response time is measured from.
-            escalated_at: match to {
-                ConversationStatus::Escalated => current.escalated_at.or(Some(at)),
-                _ => current.escalated_at,
-            },
-        },
-        None => StatusTimes { status_changed_at: current.status_changed_at, escalated_at: current.escalated_at },
-    }
-}
-
-fn closed_conflict() -> StoreError {
-    StoreError::Conflict("conversation closed".to_owned())
-}
-
-fn status_conflict(current: ConversationStatus, expected: ConversationStatus) -> StoreError {
-    StoreError::Conflict(format!("conversation is {} (expected {})", current.as_str(), expected.as_str()))
 }
 
 fn expect_one_row(result: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
@@ -1281,81 +1264,8 @@ impl Store for SqliteStore {
         status: Option<StatusChange>,
         visitor_activity: bool,
     ) -> StoreResult<(Message, Conversation)> {
-        let mut tx = self.write_tx().await?;
-        let current = conversation_in_tx(&mut tx, org_id, message.conversation_id).await?;
-        if current.status == ConversationStatus::Closed {
-            return Err(closed_conflict());
-        }
-        if let Some(change) = status
-            && current.status != change.from
-        {
-            return Err(status_conflict(current.status, change.from));
-        }
-        let seq = current.last_seq + 1;
-        let stored = Message {
-            id: message.id,
-            conversation_id: message.conversation_id,
-            seq,
-            author_kind: message.author_kind,
-            author_id: message.author_id,
-            body: message.body.clone(),
-            html: message.html.clone(),
-            citations: message.citations.clone(),
-            quick_replies: message.quick_replies.clone(),
-            reaction: None,
-            created_at: message.created_at,
-        };
-        sqlx::query(concat!(
-            "INSERT INTO messages (",
-            message_cols!(),
-            ", search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
-        ))
-        .bind(id(stored.id.0))
-        .bind(id(stored.conversation_id.0))
-        .bind(seq)
-        .bind(stored.author_kind.as_str())
-        .bind(opt_id(stored.author_id.map(|u| u.0)))
-        .bind(self.seal().text(fields::MESSAGE_BODY, &stored.body).map_err(sealing)?)
-        .bind(self.seal().text(fields::MESSAGE_HTML, &stored.html).map_err(sealing)?)
-        .bind(to_json(&stored.citations)?)
-        .bind(to_json(&stored.quick_replies)?)
-        .bind(stored.created_at.0)
-        // What the full-text index reads: the body, or its word tokens when the body is sealed.
-        .bind(self.seal().search_text(&stored.body))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let new_status = status.map_or(current.status, |c| c.to);
-        // Times never move backwards, even if another node's clock is behind.
-        let updated_at = current.updated_at.max(message.created_at);
-        let last_activity_at =
-            if visitor_activity { current.last_activity_at.max(message.created_at) } else { current.last_activity_at };
-        let times = status_times(&current, status.filter(|c| c.from != c.to).map(|c| c.to), message.created_at);
-        let first_agent_reply_at = match message.author_kind {
-            AuthorKind::Agent => current.first_agent_reply_at.or(Some(message.created_at)),
-            _ => current.first_agent_reply_at,
-        };
-        let row = sqlx::query(concat!(
-            "UPDATE conversations SET last_seq = ?, status = ?, updated_at = ?, last_activity_at = ?, \
-             status_changed_at = ?, escalated_at = ?, first_agent_reply_at = ? WHERE id = ? RETURNING ",
-            conversation_cols!()
-        ))
-        .bind(seq)
-        .bind(new_status.as_str())
-        .bind(updated_at.0)
-        .bind(last_activity_at.0)
-        .bind(times.status_changed_at.0)
-        .bind(times.escalated_at.map(|t| t.0))
-        .bind(first_agent_reply_at.map(|t| t.0))
-        .bind(id(current.id.0))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let conversation = conversation_from_row(&row)?;
-        let events = DomainEvent::for_message(&stored, status.map(|c| (c.from, c.to)));
-        insert_events(&mut tx, org_id, &events, Some(message.created_at)).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok((stored, conversation))
+        let request = appends::AppendRequest { org_id, message: message.clone(), status, visitor_activity };
+        self.append_grouped(request).await
     }
 
     async fn change_status(
@@ -1367,31 +1277,19 @@ impl Store for SqliteStore {
     ) -> StoreResult<Conversation> {
         let mut tx = self.write_tx().await?;
         let current = conversation_in_tx(&mut tx, org_id, conversation_id).await?;
-        if current.status != change.from {
-            return Err(status_conflict(current.status, change.from));
-        }
-        if change.from == change.to {
-            // Nothing changes: no write and no event.
-            return Ok(current);
-        }
-        if current.status == ConversationStatus::Closed {
-            return Err(closed_conflict());
-        }
-        let times = status_times(&current, Some(change.to), at);
-        let row = sqlx::query(concat!(
-            "UPDATE conversations SET status = ?, updated_at = ?, status_changed_at = ?, escalated_at = ? \
-             WHERE id = ? RETURNING ",
-            conversation_cols!()
-        ))
-        .bind(change.to.as_str())
-        .bind(current.updated_at.max(at).0)
-        .bind(times.status_changed_at.0)
-        .bind(times.escalated_at.map(|t| t.0))
+        // `None`: nothing changes, so no write and no event.
+        let Some(conversation) = change_status_of(&current, change, at)? else { return Ok(current) };
+        sqlx::query(
+            "UPDATE conversations SET status = ?, updated_at = ?, status_changed_at = ?, escalated_at = ? WHERE id = ?",
+        )
+        .bind(conversation.status.as_str())
+        .bind(conversation.updated_at.0)
+        .bind(conversation.status_changed_at.0)
+        .bind(conversation.escalated_at.map(|t| t.0))
         .bind(id(conversation_id.0))
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let conversation = conversation_from_row(&row)?;
         let event = DomainEvent::StatusChanged { conversation_id, from: change.from, to: change.to };
         insert_events(&mut tx, org_id, &[event], Some(at)).await?;
         tx.commit().await.map_err(map_err)?;
