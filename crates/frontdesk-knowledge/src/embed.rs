@@ -4,10 +4,10 @@
 //! Every call here blocks (CPU inference or an HTTP round trip): from async code, call it through
 //! `tokio::task::spawn_blocking`.
 
+use crate::bert::{Bert, mean_pool};
 use crate::{KnowledgeError, Result};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_core::Device;
+use candle_transformers::models::bert::Config as BertConfig;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,9 +60,8 @@ fn model_err(e: impl std::fmt::Display) -> KnowledgeError {
 pub struct LocalBertEmbedder {
     id: String,
     dim: usize,
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
     /// One-thread pools for short inputs (a visitor's question): splitting a ~10-token forward pass
     /// across cores costs more in hand-offs than it saves, and much more when the cores are busy.
     /// One pool per core, so concurrent queries still run side by side.
@@ -105,9 +104,10 @@ impl LocalBertEmbedder {
             ..Default::default()
         }));
         let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
+        let tensors = candle_core::safetensors::load_buffer(&read("model.safetensors")?, &device)
             .map_err(|e| model_err(format!("model.safetensors: {e}")))?;
-        let model = BertModel::load(vb, &config).map_err(|e| model_err(format!("model: {e}")))?;
+        let model = Bert::load(&tensors, &config, &device).map_err(|e| model_err(format!("model: {e}")))?;
+        drop(tensors);
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bert".into());
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1).clamp(1, 8);
         let serial = (0..cores)
@@ -125,7 +125,6 @@ impl LocalBertEmbedder {
             dim: config.hidden_size,
             model,
             tokenizer,
-            device,
             serial,
             next_pool: AtomicUsize::new(0),
         })
@@ -174,15 +173,16 @@ impl LocalBertEmbedder {
             ids.extend_from_slice(e.get_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device).map_err(model_err)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device).map_err(model_err)?;
-        let types = ids.zeros_like().map_err(model_err)?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask)).map_err(model_err)?; // (n, len, dim)
-        let maskf = mask.to_dtype(DType::F32).and_then(|m| m.unsqueeze(2)).map_err(model_err)?; // (n, len, 1)
-        let summed = hidden.broadcast_mul(&maskf).and_then(|t| t.sum(1)).map_err(model_err)?; // (n, dim)
-        let counts = maskf.sum(1).map_err(model_err)?; // (n, 1)
-        let pooled = summed.broadcast_div(&counts.clamp(1e-9f32, f32::MAX).map_err(model_err)?).map_err(model_err)?;
-        let mut out: Vec<Vec<f32>> = pooled.to_vec2().map_err(model_err)?;
+        // Nothing padded (one text, or texts of one length): no mask to apply.
+        let mask = if mask.iter().all(|&m| m == 1) { None } else { Some(mask) };
+        if mask.is_none() && n * len <= crate::bert::LOOP_MAX_TOKENS {
+            let pooled = self.model.forward_short(ids, n, len).map_err(model_err)?;
+            let mut out: Vec<Vec<f32>> = pooled.chunks_exact(self.dim.max(1)).map(<[f32]>::to_vec).collect();
+            out.iter_mut().for_each(|v| l2_normalize(v));
+            return Ok(out);
+        }
+        let hidden = self.model.forward(ids, n, len, mask.clone()).map_err(model_err)?;
+        let mut out = mean_pool(&hidden, mask.as_deref()).map_err(model_err)?;
         out.iter_mut().for_each(|v| l2_normalize(v));
         Ok(out)
     }

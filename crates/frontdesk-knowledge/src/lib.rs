@@ -6,6 +6,7 @@
 //! - [`embed`]: the [`Embedder`] port, a local all-MiniLM-L6-v2 (candle) and an OpenAI-compatible client.
 //! - [`fusion`]: how BM25 and cosine rankings fuse, and [`confidence`].
 
+mod bert;
 pub mod chunk;
 pub mod embed;
 pub mod fusion;

@@ -485,3 +485,67 @@ fn local_minilm_embedder_when_the_model_is_present() {
     let r = index.search(&s, "What is the capital of Mongolia?", 5).unwrap();
     assert!(confidence(&r) < DEFAULT_CONFIDENCE_THRESHOLD, "{}", confidence(&r));
 }
+
+/// The embedder's own forward pass (strip-laid-out weights, the short path for a question) gives
+/// the vectors of candle's reference `BertModel` with the sentence-transformers pipeline (attention-
+/// masked mean pooling, L2 normalization), to float rounding.
+#[test]
+fn local_embedder_matches_the_reference_bert_forward_pass() {
+    use candle_core::{DType, Device, Tensor};
+    use candle_transformers::models::bert::{BertModel, Config};
+    use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+    let Some(dir) = model_dir() else { return };
+    let config: Config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    tokenizer.with_truncation(Some(TruncationParams { max_length: 256, ..Default::default() })).unwrap();
+    tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+    let device = Device::Cpu;
+    let vb = candle_nn::VarBuilder::from_buffered_safetensors(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        DType::F32,
+        &device,
+    )
+    .unwrap();
+    let reference = BertModel::load(vb, &config).unwrap();
+    let embed_reference = |texts: &[&str]| -> Vec<Vec<f32>> {
+        let enc = tokenizer.encode_batch(texts.to_vec(), true).unwrap();
+        let (n, len) = (enc.len(), enc[0].get_ids().len());
+        let ids: Vec<u32> = enc.iter().flat_map(|e| e.get_ids().to_vec()).collect();
+        let mask: Vec<u32> = enc.iter().flat_map(|e| e.get_attention_mask().to_vec()).collect();
+        let ids = Tensor::from_vec(ids, (n, len), &device).unwrap();
+        let mask = Tensor::from_vec(mask, (n, len), &device).unwrap();
+        let hidden = reference.forward(&ids, &ids.zeros_like().unwrap(), Some(&mask)).unwrap();
+        let m = mask.to_dtype(DType::F32).unwrap().unsqueeze(2).unwrap();
+        let pooled = hidden.broadcast_mul(&m).unwrap().sum(1).unwrap().broadcast_div(&m.sum(1).unwrap()).unwrap();
+        let mut out: Vec<Vec<f32>> = pooled.to_vec2().unwrap();
+        for v in &mut out {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        out
+    };
+    let e = LocalBertEmbedder::load(&dir).unwrap();
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let long = "Python's garbage collector frees reference cycles. ".repeat(60);
+    let questions = [
+        "How do I reset my password?",
+        "Why am I getting strange results with simple arithmetic operations?",
+        "Can Python be compiled to machine code, C or some other language?",
+        "Hoe lang duurt de levering naar België?",
+        "Où est ma commande ? Ça fait déjà trois semaines…",
+        "x",
+        "What does 'UnicodeDecodeError: utf-8 codec can't decode byte 0xff' mean, and how do I fix it in my script that reads CSV files exported from Excel on Windows?",
+        long.as_str(),
+    ];
+    // One text per call: the short path (and the long one for the 256-token text).
+    for q in questions {
+        let got = e.embed(&[q]).unwrap().remove(0);
+        let want = embed_reference(&[q]).remove(0);
+        assert!(cos(&got, &want) >= 0.9999, "{q:?}: cosine {}", cos(&got, &want));
+    }
+    // A padded batch (the masked path), compared with the reference on the same batch.
+    let batch = &questions[..7];
+    for ((got, want), q) in e.embed(batch).unwrap().iter().zip(embed_reference(batch)).zip(batch) {
+        assert!(cos(got, &want) >= 0.9999, "{q:?} in a batch: cosine {}", cos(got, &want));
+    }
+}
