@@ -256,14 +256,27 @@ fn parse_plan(text: &str) -> Result<Plan, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Read before the runtime starts: they say how many threads it has.
+    let settings = match load_settings(&cli) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.async_threads(cores))
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, settings)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -272,7 +285,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The settings for this command: file, environment and flags (`demo` has its own data directory).
+fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
     let bind = match &cli.command {
         Command::Serve { bind } => *bind,
         Command::Demo { port } => Some(SocketAddr::from(([127, 0, 0, 1], *port))),
@@ -282,7 +296,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo { .. } = cli.command {
         flags.data_dir.get_or_insert_with(|| "./frontdesk-demo".into());
     }
-    let settings = Settings::load(&flags, bind)?;
+    Settings::load(&flags, bind)
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings);
     if let Command::Restore { file } = &cli.command {
         // Before opening the database: it is the file being replaced.

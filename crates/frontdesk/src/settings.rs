@@ -41,6 +41,9 @@ pub struct Settings {
     pub encryption_keys_file: Option<PathBuf>,
     /// The same key ring inline (`;`-separated), e.g. from `FRONTDESK_ENCRYPTION_KEYS`.
     pub encryption_keys: Option<String>,
+    /// Threads that run the async tasks (HTTP, WebSockets). Default: one per core — see
+    /// [`Settings::async_threads`].
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
@@ -75,7 +78,20 @@ impl Default for Settings {
             tls_key: None,
             encryption_keys_file: None,
             encryption_keys: None,
+            worker_threads: None,
         }
+    }
+}
+
+impl Settings {
+    /// The async runtime's worker threads: `worker_threads`, or one per core (at least one).
+    /// Fewer than the cores leaves them to the work that is not async tasks (the database's
+    /// threads, the blocking pool, the kernel's network work): measured on 2 cores
+    /// (docs/benchmarks.md, "Session 4"), one worker cuts the CPU of WebSocket fan-out by about a
+    /// fifth, but doubles the latency of assistant answers (part of an answer runs on the
+    /// workers), so the default keeps one per core.
+    pub fn async_threads(&self, cores: usize) -> usize {
+        self.worker_threads.unwrap_or(cores).max(1)
     }
 }
 
@@ -316,6 +332,21 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.server.rate_limits.messages_per_minute_per_session, 1000);
         assert_eq!(s.bind.port(), 8080);
+    }
+
+    #[test]
+    fn async_worker_threads_one_per_core_unless_set() {
+        let s = Settings::load_from(&StorageFlags::default(), None, &[]).expect("defaults");
+        assert_eq!((s.async_threads(0), s.async_threads(2), s.async_threads(8)), (1, 2, 8));
+        let s = Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_WORKER_THREADS", "3")]))
+            .expect("a number");
+        assert_eq!((s.async_threads(2), s.async_threads(8)), (3, 3));
+        let s = Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_WORKER_THREADS", "0")]))
+            .expect("zero");
+        assert_eq!(s.async_threads(8), 1, "at least one");
+        assert!(
+            Settings::load_from(&StorageFlags::default(), None, &env(&[("FRONTDESK_WORKER_THREADS", "many")])).is_err()
+        );
     }
 
     #[test]
