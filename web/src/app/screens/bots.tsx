@@ -60,7 +60,8 @@ export function BotsScreen() {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     const list = sites.data ?? [];
-    if (list.length && !list.some((s) => s.id === site)) setSite(list[0].id);
+    // On the latest choice, not this render's: the person may have picked a site meanwhile.
+    if (list.length) setSite((current) => (list.some((s) => s.id === current) ? current : list[0].id));
   }, [sites.data]);
   useEffect(() => {
     if (site) rememberSite(site);

@@ -125,7 +125,9 @@ export function ArticleEditor({ id, params }: { id: string; params: Record<strin
       .finally(() => setLoading(false));
   }, [id]);
   useEffect(() => {
-    if (!siteId && sites.data?.length) setSiteId(sites.data[0].id);
+    // On the latest choice, not this render's: the person may have picked a site meanwhile.
+    const first = sites.data?.[0]?.id;
+    if (first) setSiteId((current) => current || first);
   }, [sites.data]);
 
   const run = async (what: () => Promise<unknown>, done: string) => {
