@@ -52,9 +52,12 @@ function watchErrors(page: Page): string[] {
 }
 
 async function fillSignIn(page: Page, email: string, password: string) {
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  // The sign-in form itself: right after "Sign out" the account page (with its "Email me…" boxes)
+  // may still be on screen.
+  const form = page.getByRole('form', { name: 'Sign in to Frontdesk' });
+  await form.getByRole('textbox', { name: 'Email' }).fill(email);
+  await form.getByLabel('Password', { exact: true }).fill(password);
+  await form.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 async function memberPage(browser: Browser, userAgent?: string) {
