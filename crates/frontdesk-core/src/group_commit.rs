@@ -46,6 +46,35 @@ impl<Req, Res> Batch<Req, Res> {
     }
 }
 
+/// A write of a whole batch: one result per request, or an error when nothing was written.
+pub type WriteAll<'a, T, E> = std::pin::Pin<Box<dyn Future<Output = Result<Vec<Result<T, E>>, E>> + Send + 'a>>;
+
+impl<Req, T, E: From<Abandoned>> Batch<Req, Result<T, E>> {
+    /// Writes the batch with `write(store, requests)` and answers it. If the write fails as a
+    /// whole, each request is written alone, so one bad request (say, a duplicate key) fails alone
+    /// instead of failing the batch it happened to share.
+    pub async fn write_or_one_by_one<S, F>(self, store: &S, write: F)
+    where
+        F: for<'a> Fn(&'a S, &'a [Req]) -> WriteAll<'a, T, E>,
+    {
+        let results = match write(store, &self.requests).await {
+            Ok(results) => results,
+            Err(e) if self.requests.len() == 1 => vec![Err(e)],
+            Err(_) => {
+                let mut results = Vec::with_capacity(self.requests.len());
+                for request in &self.requests {
+                    results.push(match write(store, std::slice::from_ref(request)).await {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| Err(Abandoned.into())),
+                        Err(e) => Err(e),
+                    });
+                }
+                results
+            }
+        };
+        self.finish(results);
+    }
+}
+
 impl<Req, Res> std::fmt::Debug for GroupCommit<Req, Res> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCommit").field("max_batch", &self.max_batch).finish_non_exhaustive()
@@ -172,6 +201,32 @@ mod tests {
         assert!(batches.len() < 100, "concurrent requests shared batches: {} batches", batches.len());
         let most = most_at_once.load(Ordering::SeqCst);
         assert!(most <= lanes, "at most {lanes} batches written at once, saw {most}");
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_as_a_whole_is_written_one_by_one() {
+        #[derive(Debug, PartialEq)]
+        struct Refused;
+        impl From<Abandoned> for Refused {
+            fn from(_: Abandoned) -> Self {
+                Refused
+            }
+        }
+        // The "store" refuses any write that holds request 2, like a duplicate key would.
+        fn write<'a>(calls: &'a Mutex<Vec<Vec<u32>>>, requests: &'a [u32]) -> WriteAll<'a, u32, Refused> {
+            Box::pin(async move {
+                calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(requests.to_vec());
+                if requests.contains(&2) { Err(Refused) } else { Ok(requests.iter().map(|r| Ok(r * 10)).collect()) }
+            })
+        }
+        let (reply, mut answers): (Vec<_>, Vec<_>) = (0..3).map(|_| oneshot::channel()).unzip();
+        let batch = Batch { requests: vec![1, 2, 3], replies: reply };
+        let calls = Mutex::new(Vec::new());
+        batch.write_or_one_by_one(&calls, write).await;
+        let got: Vec<_> = answers.iter_mut().map(|a| a.try_recv().expect("answered")).collect();
+        assert_eq!(got, vec![Ok(10), Err(Refused), Ok(30)], "only the bad request fails");
+        let calls = calls.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert_eq!(calls, vec![vec![1, 2, 3], vec![1], vec![2], vec![3]], "the batch, then each alone");
     }
 
     #[tokio::test]

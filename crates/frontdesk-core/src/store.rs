@@ -106,6 +106,67 @@ pub fn append_to(
     Ok((stored, next))
 }
 
+/// One `append_message` call waiting for its group commit (see `group_commit`).
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    pub org_id: OrgId,
+    pub message: NewMessage,
+    pub status: Option<StatusChange>,
+    pub visitor_activity: bool,
+}
+
+/// What a batch of appends writes, worked out on the conversations a store read in its write
+/// transaction.
+#[derive(Debug, Default)]
+pub struct AppendPlan {
+    /// One per request, in order: the stored message and the conversation after it, or why not.
+    pub results: Vec<StoreResult<(Message, Conversation)>>,
+    /// The messages to insert.
+    pub messages: Vec<Message>,
+    /// The outbox events, in order, with their organization (stamped with their message's time).
+    pub events: Vec<(OrgId, crate::events::DomainEvent, Timestamp)>,
+    /// Every conversation an append changed, as the last of them left it.
+    pub conversations: Vec<Conversation>,
+}
+
+/// Applies [`append_to`] to each request in order, each on the conversation as the previous
+/// append left it, so a batch writes what the same appends one by one would have. A request
+/// whose conversation is missing from `current`, or belongs to another organization, is
+/// `NotFound`; one that breaks a rule gets its error and changes nothing.
+pub fn plan_appends(requests: &[AppendRequest], current: Vec<Conversation>) -> AppendPlan {
+    let mut latest: std::collections::HashMap<ConversationId, Conversation> =
+        current.into_iter().map(|c| (c.id, c)).collect();
+    let mut changed: Vec<ConversationId> = Vec::new();
+    let mut plan = AppendPlan::default();
+    for request in requests {
+        let id = request.message.conversation_id;
+        let result = match latest.get(&id).filter(|c| c.org_id == request.org_id) {
+            None => Err(StoreError::NotFound),
+            Some(c) => append_to(c, &request.message, request.status, request.visitor_activity),
+        };
+        if let Ok((message, conversation)) = &result {
+            let transition = request.status.map(|c| (c.from, c.to));
+            for event in crate::events::DomainEvent::for_message(message, transition) {
+                plan.events.push((request.org_id, event, message.created_at));
+            }
+            if !changed.contains(&id) {
+                changed.push(id);
+            }
+            plan.messages.push(message.clone());
+            latest.insert(id, conversation.clone());
+        }
+        plan.results.push(result);
+    }
+    plan.conversations = changed.iter().filter_map(|id| latest.remove(id)).collect();
+    plan
+}
+
+impl From<crate::group_commit::Abandoned> for StoreError {
+    fn from(e: crate::group_commit::Abandoned) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
 /// What a guarded status change makes of `current` at `at`; `None` when `change` changes nothing
 /// (no write, no event).
 pub fn change_status_of(

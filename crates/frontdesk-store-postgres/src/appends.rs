@@ -9,7 +9,7 @@
 //!
 //! The batch locks its conversations in id order (`FOR UPDATE`), as every batch on every node
 //! does, so two nodes' batches cannot deadlock on each other. The rules of an append
-//! ([`append_to`]) are applied in order within the batch, each on the conversation as the
+//! ([`plan_appends`]) are applied in order within the batch, each on the conversation as the
 //! previous append left it; an append that breaks a rule gets its error and writes nothing,
 //! without failing the others. If the transaction fails as a whole, each append is retried
 //! alone, so one bad append cannot fail the batch it happened to share.
@@ -17,11 +17,11 @@
 use crate::{PgStore, conversation_from_row, map_err, sealing};
 use frontdesk_core::events::DomainEvent;
 use frontdesk_core::group_commit::{Batch, GroupCommit};
-use frontdesk_core::ids::{ConversationId, OrgId};
-use frontdesk_core::model::{Conversation, Message, NewMessage};
-use frontdesk_core::store::{StatusChange, StoreError, StoreResult, append_to};
+use frontdesk_core::ids::OrgId;
+use frontdesk_core::model::{Conversation, Message};
+use frontdesk_core::store::{AppendRequest, StoreError, StoreResult, plan_appends};
+use frontdesk_core::time::Timestamp;
 use frontdesk_crypto::fields;
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// At most this many appends share a transaction.
@@ -34,14 +34,6 @@ pub(crate) const LANES: usize = 3;
 type AppendResult = StoreResult<(Message, Conversation)>;
 pub(crate) type AppendQueue = GroupCommit<AppendRequest, AppendResult>;
 
-/// One append waiting for its batch.
-pub(crate) struct AppendRequest {
-    pub org_id: OrgId,
-    pub message: NewMessage,
-    pub status: Option<StatusChange>,
-    pub visitor_activity: bool,
-}
-
 impl PgStore {
     /// Appends one message, written in a batch with the appends that arrive meanwhile.
     pub(crate) async fn append_grouped(&self, request: AppendRequest) -> AppendResult {
@@ -49,34 +41,16 @@ impl PgStore {
             // In a task of its own, so that a caller who goes away mid-write (a closed HTTP
             // connection drops the request's future) cannot cut the batch of the others short.
             let store = self.clone();
-            let task = tokio::spawn(async move { store.write_batch(batch).await });
+            let task = tokio::spawn(async move {
+                batch.write_or_one_by_one(&store, |store, requests| Box::pin(store.append_batch(requests))).await;
+            });
             async move {
                 if task.await.is_err() {
                     tracing::error!("a batch of appended messages panicked");
                 }
             }
         };
-        self.appends.submit(request, write).await.unwrap_or_else(|e| Err(StoreError::Backend(e.to_string())))
-    }
-
-    async fn write_batch(&self, batch: Batch<AppendRequest, AppendResult>) {
-        let requests = batch.requests();
-        let results = match self.append_batch(requests).await {
-            Ok(results) => results,
-            Err(e) if requests.len() == 1 => vec![Err(e)],
-            Err(e) => {
-                tracing::debug!(error = %e, size = requests.len(), "a batch of appends failed; writing them one by one");
-                let mut results = Vec::with_capacity(requests.len());
-                for request in requests {
-                    results.push(match self.append_batch(std::slice::from_ref(request)).await {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| Err(StoreError::Backend("no result".to_owned()))),
-                        Err(e) => Err(e),
-                    });
-                }
-                results
-            }
-        };
-        batch.finish(results);
+        self.appends.submit(request, write).await.unwrap_or_else(|e| Err(e.into()))
     }
 
     /// Writes the batch in one transaction: one result per request, in order. `Err` only when
@@ -97,43 +71,16 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-        let mut conversations: HashMap<ConversationId, Conversation> = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let c = conversation_from_row(row)?;
-            conversations.insert(c.id, c);
-        }
+        let conversations = rows.iter().map(conversation_from_row).collect::<StoreResult<Vec<_>>>()?;
 
-        let mut results = Vec::with_capacity(requests.len());
-        let mut stored: Vec<Message> = Vec::new();
-        let mut events: Vec<(OrgId, DomainEvent, i64)> = Vec::new();
-        let mut changed: Vec<ConversationId> = Vec::new();
-        for request in requests {
-            let conversation_id = request.message.conversation_id;
-            let result = match conversations.get(&conversation_id).filter(|c| c.org_id == request.org_id) {
-                None => Err(StoreError::NotFound),
-                Some(current) => append_to(current, &request.message, request.status, request.visitor_activity),
-            };
-            if let Ok((message, conversation)) = &result {
-                let transition = request.status.map(|c| (c.from, c.to));
-                for event in DomainEvent::for_message(message, transition) {
-                    events.push((request.org_id, event, message.created_at.0));
-                }
-                if !changed.contains(&conversation_id) {
-                    changed.push(conversation_id);
-                }
-                stored.push(message.clone());
-                conversations.insert(conversation_id, conversation.clone());
-            }
-            results.push(result);
-        }
-
-        if !stored.is_empty() {
-            self.insert_messages(&mut tx, &stored).await?;
-            update_conversations(&mut tx, changed.iter().filter_map(|c| conversations.get(c))).await?;
-            insert_events(&mut tx, &events).await?;
+        let plan = plan_appends(requests, conversations);
+        if !plan.messages.is_empty() {
+            self.insert_messages(&mut tx, &plan.messages).await?;
+            update_conversations(&mut tx, &plan.conversations).await?;
+            insert_events(&mut tx, &plan.events).await?;
         }
         tx.commit().await.map_err(map_err)?;
-        Ok(results)
+        Ok(plan.results)
     }
 
     async fn insert_messages(&self, tx: &mut sqlx::PgConnection, stored: &[Message]) -> StoreResult<()> {
@@ -196,10 +143,7 @@ impl PgStore {
     }
 }
 
-async fn update_conversations<'a>(
-    tx: &mut sqlx::PgConnection,
-    changed: impl Iterator<Item = &'a Conversation>,
-) -> StoreResult<()> {
+async fn update_conversations(tx: &mut sqlx::PgConnection, changed: &[Conversation]) -> StoreResult<()> {
     let (mut ids, mut seqs, mut statuses, mut updated, mut activity, mut status_changed, mut escalated, mut replied) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for c in changed {
@@ -236,7 +180,7 @@ async fn update_conversations<'a>(
 
 /// The batch's events, in order. As for single events, the transaction id is taken before the
 /// outbox ids (see `insert_events` in the crate root: the reader's "never skips" argument).
-async fn insert_events(tx: &mut sqlx::PgConnection, events: &[(OrgId, DomainEvent, i64)]) -> StoreResult<()> {
+async fn insert_events(tx: &mut sqlx::PgConnection, events: &[(OrgId, DomainEvent, Timestamp)]) -> StoreResult<()> {
     let n = events.len();
     let (mut orgs, mut conversations, mut kinds, mut payloads, mut times) = (
         Vec::with_capacity(n),
@@ -250,7 +194,7 @@ async fn insert_events(tx: &mut sqlx::PgConnection, events: &[(OrgId, DomainEven
         conversations.push(event.conversation_id().0);
         kinds.push(event.kind());
         payloads.push(to_json(event)?);
-        times.push(*at);
+        times.push(at.0);
     }
     sqlx::query(
         "INSERT INTO outbox (org_id, conversation_id, kind, payload, created_at) \

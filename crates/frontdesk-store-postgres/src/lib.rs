@@ -24,8 +24,8 @@ use frontdesk_core::roles::Role;
 use frontdesk_core::scenarios::{FlowState, Scenario, ScenarioVersion};
 use frontdesk_core::status::ConversationStatus;
 use frontdesk_core::store::{
-    AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError, StoreResult,
-    change_status_of,
+    AppendRequest, AuditFilter, ConversationFilter, ConversionCount, PageCount, StatusChange, Store, StoreError,
+    StoreResult, change_status_of,
 };
 use frontdesk_core::team::{Invite, Member, NotificationPrefs};
 use frontdesk_core::time::Timestamp;
@@ -1183,7 +1183,7 @@ impl Store for PgStore {
         status: Option<StatusChange>,
         visitor_activity: bool,
     ) -> StoreResult<(Message, Conversation)> {
-        let request = appends::AppendRequest { org_id, message: message.clone(), status, visitor_activity };
+        let request = AppendRequest { org_id, message: message.clone(), status, visitor_activity };
         self.append_grouped(request).await
     }
 
