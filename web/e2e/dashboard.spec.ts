@@ -478,3 +478,36 @@ test('(i) an answer being generated streams into the open conversation and the s
   expect(errors).toEqual([]);
   await context.close();
 });
+
+test('(j) the inbox shows more conversations on request, and a live change keeps them shown', async ({ browser }) => {
+  const word = `pager${unique()}`;
+  const ids: string[] = [];
+  for (const n of [1, 2, 3]) ids.push(await apiConversation(`Paging question ${n} ${word}`));
+  const agent = await agentPage(browser, '#/inbox');
+  const a = agent.page;
+  // Pages of two instead of a hundred: the same requests to the real server, a smaller `limit`.
+  await a.route(/\/api\/app\/orgs\/[^/]+\/conversations\?/, (route) => {
+    const url = new globalThis.URL(route.request().url());
+    if (url.searchParams.get('limit') === '100') url.searchParams.set('limit', '2');
+    return route.continue({ url: url.toString() });
+  });
+  // The search applies after a pause in typing: wait for the filtered list, not the whole inbox.
+  const filtered = a.waitForResponse((r) => r.url().includes(`q=${word}`) && r.ok());
+  await a.getByRole('searchbox', { name: 'Search conversations' }).fill(word);
+  await filtered;
+  const items = a.locator('.items a.item');
+  await expect(items).toHaveCount(2);
+  await expect(items.first()).toHaveAttribute('data-id', ids[2]);
+  const more = a.getByRole('button', { name: 'Show more conversations' });
+  await more.click();
+  await expect(items).toHaveCount(3);
+  await expect(items.last()).toHaveAttribute('data-id', ids[0]);
+  await expect(more).toHaveCount(0);
+  // A new conversation reloads the list live: it comes first, and the three stay shown.
+  const fourth = await apiConversation(`Paging question 4 ${word}`);
+  await expect(items).toHaveCount(4);
+  await expect(items.first()).toHaveAttribute('data-id', fourth);
+  await expect(more).toBeVisible();
+  expect(agent.errors).toEqual([]);
+  await agent.context.close();
+});

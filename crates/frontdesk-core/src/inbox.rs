@@ -30,6 +30,37 @@ pub struct InboxFilter {
     pub oldest_first: bool,
     /// At most this many (0 means 50; capped at 200).
     pub limit: u32,
+    /// The next page: only conversations after this one in the list's order.
+    pub after: Option<InboxCursor>,
+}
+
+/// Where a page of the inbox ends: the sort key and id of its last conversation (keyset paging,
+/// so a page costs the same however deep it is). A conversation that changes while someone
+/// pages moves to the top of the list, where the live list shows it, and is not repeated below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxCursor {
+    /// `updated_at` for the newest-first order, `status_changed_at` for the oldest-first one.
+    pub at: Timestamp,
+    pub id: ConversationId,
+}
+
+impl InboxCursor {
+    /// The cursor after `item` in the order `oldest_first` chooses.
+    pub fn after(item: &InboxItem, oldest_first: bool) -> Self {
+        let c = &item.conversation;
+        InboxCursor { at: if oldest_first { c.status_changed_at } else { c.updated_at }, id: c.id }
+    }
+
+    /// The cursor as an API client carries it: `<milliseconds>.<conversation id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.at.0, self.id)
+    }
+
+    /// The inverse of [`InboxCursor::encode`]; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('.')?;
+        Some(InboxCursor { at: Timestamp(at.parse().ok()?), id: id.parse().ok()? })
+    }
 }
 
 /// The newest message, shortened for the list.
@@ -151,6 +182,17 @@ mod tests {
         assert_eq!(ids("@adalovelace and @bob, thanks"), vec![team[0].user_id, team[1].user_id]);
         assert!(ids("mail ada@example.com without an at-sign prefix").is_empty());
         assert!(ids("@carol @").is_empty());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_anything_else() {
+        let cursor = InboxCursor { at: Timestamp(1_763_700_000_123), id: ConversationId(uuid::Uuid::from_u128(7)) };
+        let text = cursor.encode();
+        assert_eq!(text, "1763700000123.00000000-0000-0000-0000-000000000007");
+        assert_eq!(InboxCursor::parse(&text), Some(cursor));
+        for bad in ["", "123", "abc.00000000-0000-0000-0000-000000000007", "123.not-a-uuid", ".", "1.2.3"] {
+            assert_eq!(InboxCursor::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

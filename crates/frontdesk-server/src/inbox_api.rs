@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use frontdesk_core::chat::HISTORY_PAGE;
-use frontdesk_core::inbox::{AssigneeFilter, CannedResponse, InboxFilter, InboxItem, Note};
+use frontdesk_core::inbox::{AssigneeFilter, CannedResponse, InboxCursor, InboxFilter, InboxItem, Note};
 use frontdesk_core::model::{Conversation, Message, Rating, Visitor, VisitorEvent, VisitorEventKind};
 use frontdesk_core::roles::Permission;
 use frontdesk_core::status::ConversationStatus;
@@ -57,11 +57,17 @@ pub struct ConversationQuery {
     pub sort: Option<String>,
     /// 1 to 200 (default 50).
     pub limit: Option<u32>,
+    /// The next page: the `next_cursor` of the previous answer, with the same filters and sort.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConversationList {
     pub conversations: Vec<InboxItem>,
+    /// Present when the page is full: pass it as `cursor` for the conversations after this page.
+    /// Opaque; a conversation updated meanwhile moves to the top of the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 fn field(name: &str, message: &str) -> ApiError {
@@ -119,6 +125,10 @@ impl ConversationQuery {
             text,
             oldest_first,
             limit: self.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
+            after: match non_empty(&self.cursor) {
+                Some(c) => Some(InboxCursor::parse(c).ok_or_else(|| field("cursor", "not a cursor of this list"))?),
+                None => None,
+            },
         })
     }
 }
@@ -142,7 +152,10 @@ pub async fn list_conversations(
     member.require(Permission::ReadConversations)?;
     let filter = q.filter(member.user.id)?;
     let conversations = st.chat.store.inbox(member.org_id(), member.user.id, &filter).await?;
-    Ok(Json(ConversationList { conversations }))
+    let full = conversations.len() >= filter.limit as usize;
+    let next_cursor =
+        conversations.last().filter(|_| full).map(|last| InboxCursor::after(last, filter.oldest_first).encode());
+    Ok(Json(ConversationList { conversations, next_cursor }))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

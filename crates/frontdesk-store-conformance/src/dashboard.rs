@@ -24,8 +24,8 @@ use frontdesk_core::audit::{self, AuditEvent, AuditHead, AuditRecord, GENESIS_HA
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{
-    AssigneeFilter, CannedResponse, InboxFilter, InboxItem, MessagePreview, Note, PREVIEW_CHARS, UnansweredQuestion,
-    preview,
+    AssigneeFilter, CannedResponse, InboxCursor, InboxFilter, InboxItem, MessagePreview, Note, PREVIEW_CHARS,
+    UnansweredQuestion, preview,
 };
 use frontdesk_core::keys;
 use frontdesk_core::model::*;
@@ -1218,6 +1218,35 @@ async fn inbox_lists(c: &Ctx, w: &World, f: &Fixture) {
     assert_eq!(ids(list(two).await), expected[..2], "limit");
     let first = InboxFilter { limit: 1, oldest_first: true, ..InboxFilter::default() };
     assert_eq!(ids(list(first).await), [f.c1.id], "limit, oldest first");
+
+    // Pages: following the cursor of each page's last item lists everything once, in order, in
+    // both orders and with filters — across the tie of c5 and c6 (same times) too.
+    for (size, oldest_first, status, whole) in [
+        (1, false, None, expected.to_vec()),
+        (2, false, None, expected.to_vec()),
+        (4, false, None, expected.to_vec()),
+        (1, true, None, expected_oldest.to_vec()),
+        (4, true, None, expected_oldest.to_vec()),
+        (1, false, Some(Active), newest_first(&active)),
+        (3, true, Some(Active), longest_waiting_first(&active)),
+    ] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        for _ in 0..10 {
+            let page = list(InboxFilter { limit: size, oldest_first, status, after, ..InboxFilter::default() }).await;
+            assert!(page.len() <= size as usize, "a page holds at most its limit");
+            seen.extend(inbox_ids(&page));
+            let Some(last) = page.last() else { break };
+            after = Some(InboxCursor::after(last, oldest_first));
+        }
+        assert_eq!(seen, whole, "pages of {size} (oldest first: {oldest_first}, status {status:?})");
+    }
+    // A cursor is only a position: one taken from another organization's conversation lists this
+    // organization's conversations after that position, never the other's.
+    let b_item = &ok(s.inbox(w.org_b.id, w.bob.id, &InboxFilter::default()).await, "inbox of B")[0];
+    let after_b = list(InboxFilter { after: Some(InboxCursor::after(b_item, false)), ..InboxFilter::default() }).await;
+    assert!(!inbox_ids(&after_b).contains(&f.cb.id), "no conversation of B through a cursor");
+    assert!(inbox_ids(&after_b).iter().all(|id| expected.contains(id)));
 
     // Tenants.
     let b_inbox = ok(s.inbox(w.org_b.id, w.bob.id, &InboxFilter::default()).await, "inbox of B");

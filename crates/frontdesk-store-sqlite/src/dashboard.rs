@@ -173,6 +173,14 @@ impl SqliteStore {
             .push_bind(query)
             .push(")");
         }
+        if let Some(after) = filter.after {
+            // The rows after the cursor in the order below (key, then id as the tie-break).
+            let (column, later) =
+                if filter.oldest_first { ("c.status_changed_at", ">") } else { ("c.updated_at", "<") };
+            q.push(format_args!(" AND ({column} {later} ")).push_bind(after.at.0);
+            q.push(format_args!(" OR ({column} = ")).push_bind(after.at.0);
+            q.push(format_args!(" AND c.id {later} ")).push_bind(id(after.id.0)).push("))");
+        }
         q.push(if filter.oldest_first {
             " ORDER BY c.status_changed_at ASC, c.id ASC"
         } else {

@@ -61,6 +61,8 @@ export interface InboxFilter {
   q?: string;
   sort?: 'newest' | 'oldest';
   limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
 }
 
 const get = <T>(path: string) => request<T>('GET', path);
@@ -100,7 +102,7 @@ export function orgApi(orgId: string) {
     base: O,
     info: () => get<OrgInfo>(O),
     // Inbox
-    conversations: (f: InboxFilter) => get<{ conversations: InboxItem[] }>(`${O}/conversations${query({ ...f })}`),
+    conversations: (f: InboxFilter) => get<{ conversations: InboxItem[]; next_cursor?: string }>(`${O}/conversations${query({ ...f })}`),
     summary: () => get<Summary>(`${O}/conversations/summary`),
     conversation: (id: string) => get<ConversationDetail>(c(id)),
     reply: (id: string, content: string) => post<{ message: Message; conversation: Conversation }>(`${c(id)}/messages`, { content }),

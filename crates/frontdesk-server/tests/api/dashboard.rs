@@ -58,6 +58,24 @@ async fn inbox_suite(server: &TestServer) {
     assert_eq!(member.get(&list).await.body["conversations"].as_array().map(Vec::len), Some(3));
     assert_error(&member.get(&format!("{list}?q={}", "x".repeat(201))).await, 422, "invalid_field");
 
+    // Pages: a full page carries `next_cursor`, the cursor gives the rest, the last page none.
+    let first = member.get(&format!("{list}?limit=2")).await;
+    assert_eq!(ids(&first.body["conversations"]), vec![human.id.clone(), refund.id.clone()], "newest first");
+    let cursor = first.body["next_cursor"].as_str().map(str::to_owned).unwrap_or_default();
+    assert!(!cursor.is_empty(), "a full page says where the next one starts: {:?}", first.body);
+    let second = member.get(&format!("{list}?limit=2&cursor={}", urlencode(&cursor))).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!(ids(&second.body["conversations"]), vec![lamp.id.clone()]);
+    assert!(second.body.get("next_cursor").is_none(), "the last page has no cursor: {:?}", second.body);
+    let oldest = member.get(&format!("{list}?limit=1&sort=oldest")).await;
+    let next = oldest.body["next_cursor"].as_str().map(str::to_owned).unwrap_or_default();
+    let then = member.get(&format!("{list}?limit=1&sort=oldest&cursor={}", urlencode(&next))).await;
+    assert_eq!(ids(&then.body["conversations"]).len(), 1, "{:?}", then.body);
+    assert_ne!(ids(&then.body["conversations"]), ids(&oldest.body["conversations"]), "the next page, not the same");
+    for bad in ["nonsense", "12.not-an-id", "x.y"] {
+        assert_error(&member.get(&format!("{list}?cursor={bad}")).await, 422, "invalid_field");
+    }
+
     // Items carry the visitor, the newest message and unread counts.
     let items = member.get(&list).await.body["conversations"].clone();
     let item = |id: &str| items.as_array().and_then(|a| a.iter().find(|i| i["id"] == id)).cloned().unwrap_or_default();

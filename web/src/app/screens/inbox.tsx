@@ -1,9 +1,10 @@
 // The inbox (and the escalation queue): filters, search, the live list, the open conversation,
 // the visitor panel, and the keyboard shortcuts.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { InboxFilter } from '../api';
 import { debounce } from '../bus';
 import { useWorkspace } from '../context';
+import { loadMore, loadPages } from '../inbox-pages';
 import { lastMessagePreview } from '../inbox-preview';
 import { navigate } from '../router';
 import { isTextField, moveSelection, SHORTCUTS, shortcutFor } from '../shortcuts';
@@ -71,9 +72,25 @@ export function InboxScreen({ conversationId, list }: Props) {
   }, [list]);
 
   const query = useMemo(() => toQuery(mode, tab, filters), [mode, tab, filters]);
-  const items = useLoad(() => ws.api.conversations(query).then((r) => r.conversations), [ws.api, query]);
+  const fetchPage = useCallback((cursor?: string) => ws.api.conversations({ ...query, cursor }), [ws.api, query]);
+  /** How many conversations the agent has asked to see ("Show more"); a reload keeps them. */
+  const wanted = useRef(0);
+  // Another list (filters, tab) starts again at its first page: reset before the load's effect runs.
+  const wantedFor = useRef(query);
+  if (wantedFor.current !== query) {
+    wantedFor.current = query;
+    wanted.current = 0;
+  }
+  const items = useLoad(() => loadPages(fetchPage, wanted.current), [fetchPage]);
+  const showMore = () => {
+    const shown = items.data;
+    if (!shown || shown.cursor === null || items.loading) return;
+    // Raised first, so a live reload that starts meanwhile brings the next page too.
+    wanted.current = shown.items.length + 1;
+    void items.run(() => loadMore(fetchPage, shown));
+  };
   const sites = useLoad(() => ws.api.sites().then((r) => r.sites).catch(() => [] as Site[]), [ws.api]);
-  const conversations = items.data ?? [];
+  const conversations = items.data?.items ?? [];
 
   // Live: any change to conversations refetches the list (debounced); the REST answer is the truth.
   useEffect(() => {
@@ -256,6 +273,13 @@ export function InboxScreen({ conversationId, list }: Props) {
             />
           ))}
         </ul>
+        {items.data?.cursor != null && (
+          <p class="more">
+            <button type="button" class="btn" onClick={showMore} disabled={items.loading}>
+              Show more conversations
+            </button>
+          </p>
+        )}
         {!items.loading && conversations.length === 0 && (
           <p class="muted empty">{mode === 'escalations' ? 'Nobody is waiting. ' : 'No conversations match.'}</p>
         )}

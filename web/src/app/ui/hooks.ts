@@ -6,6 +6,8 @@ export interface Loaded<T> {
   error: string | null;
   loading: boolean;
   reload: () => Promise<void>;
+  /** Loads with `work` instead (say, one page more), in turn with reloads: the latest call wins. */
+  run: (work: () => Promise<T>) => Promise<void>;
   setData: (v: T | null) => void;
 }
 
@@ -15,11 +17,11 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const generation = useRef(0);
-  const reload = useCallback(async () => {
+  const run = useCallback(async (work: () => Promise<T>) => {
     const g = ++generation.current;
     setLoading(true);
     try {
-      const v = await fn();
+      const v = await work();
       if (g === generation.current) {
         setData(v);
         setError(null);
@@ -29,12 +31,13 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
     } finally {
       if (g === generation.current) setLoading(false);
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
+  }, []);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const reload = useCallback(() => run(fn), deps);
   useEffect(() => {
     void reload();
   }, [reload]);
-  return { data, error, loading, reload, setData };
+  return { data, error, loading, reload, run, setData };
 }
 
 /** The current time, re-read every `ms`. */
