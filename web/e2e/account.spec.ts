@@ -1,9 +1,29 @@
 // "My account" against a real demo server: login sessions, two-factor login, password reset.
 import { createHmac } from 'node:crypto';
-import { type Browser, expect, type Page, test } from '@playwright/test';
+import { type Browser, expect, type Page, request, test } from '@playwright/test';
 
 const URL = () => process.env.FD_URL as string;
+const ORG = () => process.env.FD_ORG as string;
 const MEMBER = () => ({ email: process.env.FD_MEMBER_EMAIL as string, password: process.env.FD_MEMBER_PASSWORD as string });
+
+/** A member account of its own (invited by the owner, accepted through the API), for a test that
+ * changes how the account signs in: a failure half-way cannot lock the shared member out. */
+async function ownMember(): Promise<{ email: string; password: string }> {
+  const email = `two-factor-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  const password = 'two-factor-password-e2e';
+  const owner = await request.newContext({ baseURL: URL(), extraHTTPHeaders: { Origin: URL() } });
+  const login = await owner.post('/api/app/login', { data: { email: process.env.FD_EMAIL, password: process.env.FD_PASSWORD } });
+  expect(login.ok(), await login.text()).toBe(true);
+  const invite = await owner.post(`/api/app/orgs/${ORG()}/invites`, { data: { email, role: 'member' } });
+  expect(invite.ok(), await invite.text()).toBe(true);
+  const token = decodeURIComponent(String((await invite.json()).link).split('#/invite/')[1]);
+  await owner.dispose();
+  const fresh = await request.newContext({ baseURL: URL(), extraHTTPHeaders: { Origin: URL() } });
+  const accepted = await fresh.post(`/api/app/invites/${encodeURIComponent(token)}/accept`, { data: { name: 'Two-factor', password } });
+  expect(accepted.ok(), await accepted.text()).toBe(true);
+  await fresh.dispose();
+  return { email, password };
+}
 
 /** RFC 4648 base32 (no padding needed) to bytes. */
 function base32(s: string): Buffer {
@@ -60,12 +80,12 @@ async function fillSignIn(page: Page, email: string, password: string) {
   await form.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
-async function memberPage(browser: Browser, userAgent?: string) {
+async function memberPage(browser: Browser, userAgent?: string, member = MEMBER()) {
   const context = await browser.newContext(userAgent ? { userAgent } : {});
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(`${URL()}/app/#/inbox`);
-  await fillSignIn(page, MEMBER().email, MEMBER().password);
+  await fillSignIn(page, member.email, member.password);
   await expect(page.locator('.conn')).toHaveText('Live');
   return { context, page, errors };
 }
@@ -101,7 +121,8 @@ test.describe('my account', () => {
   });
 
   test('two-factor login: set up, sign in with a code, turn off', async ({ browser }) => {
-    const { context, page, errors } = await memberPage(browser);
+    const member = await ownMember();
+    const { context, page, errors } = await memberPage(browser, undefined, member);
     await page.goto(`${URL()}/app/#/account`);
     await page.getByRole('button', { name: 'Set up two-factor login' }).click();
     const shown = (await page.locator('.totp-secret').textContent()) ?? '';
@@ -114,7 +135,7 @@ test.describe('my account', () => {
     await expect(page.getByRole('button', { name: 'Turn off two-factor login' })).toBeVisible();
 
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
-    await fillSignIn(page, MEMBER().email, MEMBER().password);
+    await fillSignIn(page, member.email, member.password);
     const code = page.getByLabel('Two-factor code');
     await expect(code).toBeVisible();
     await expect(code).toHaveAttribute('autocomplete', 'one-time-code');
@@ -129,7 +150,7 @@ test.describe('my account', () => {
     await page.getByLabel('Your password').fill('not the password');
     await page.getByRole('button', { name: 'Turn off two-factor login' }).click();
     await expect(page.getByRole('alert')).toBeVisible();
-    await page.getByLabel('Your password').fill(MEMBER().password);
+    await page.getByLabel('Your password').fill(member.password);
     await page.getByRole('button', { name: 'Turn off two-factor login' }).click();
     await expect(page.getByRole('button', { name: 'Set up two-factor login' })).toBeVisible();
     expect(errors).toEqual([]);
