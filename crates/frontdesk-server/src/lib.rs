@@ -280,10 +280,11 @@ pub async fn serve(
 }
 
 /// [`serve`] over TLS (see [`tls::load_config`]): the same router, WebSockets and draining, and
-/// every response carries `Strict-Transport-Security`. Plain HTTP to this port fails the handshake.
+/// every response carries `Strict-Transport-Security`; the certificate files are watched
+/// ([`tls::TlsConfig::watch`]). Plain HTTP to this port fails the handshake.
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
-    tls_config: Arc<rustls::ServerConfig>,
+    tls_config: tls::TlsConfig,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -302,10 +303,13 @@ pub async fn serve_tls(
             request
         }),
     );
-    let listener = tls::TlsListener::new(listener, tls_config)?;
+    let listener = tls::TlsListener::new(listener, tls_config.server.clone())?;
+    // A renewed certificate is picked up without a restart.
+    let watcher = tls_config.watch();
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<tls::TlsPeer>())
         .with_graceful_shutdown(drain_on(shutdown, start))
         .await;
+    watcher.abort();
     wait_for_sockets(gone).await;
     served
 }

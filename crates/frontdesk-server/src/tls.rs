@@ -1,4 +1,5 @@
-//! Built-in TLS: rustls on ring, TLS 1.3 only, one certificate chain and key from PEM files.
+//! Built-in TLS: rustls on ring, TLS 1.3 only, one certificate chain and key from PEM files,
+//! re-read when they change (a renewed certificate needs no restart).
 //!
 //! Handshakes run in their own tasks, so a slow or silent client never holds up the accept loop;
 //! axum sees a listener whose connections are already encrypted, so WebSockets and graceful
@@ -8,11 +9,14 @@ use crate::ServerError;
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -21,38 +25,142 @@ use tokio_rustls::server::TlsStream;
 
 /// A client that has not finished its handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the certificate files are compared with what is being served.
+pub const CERTIFICATE_CHECK: Duration = Duration::from_secs(30);
 /// Finished handshakes waiting for axum to take them.
 const READY_QUEUE: usize = 128;
+
+/// The server's TLS settings and the certificate files behind them.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub server: Arc<ServerConfig>,
+    certificate: Arc<CertificateFiles>,
+    check_every: Duration,
+}
+
+impl TlsConfig {
+    /// Compare the files every `interval` instead of every [`CERTIFICATE_CHECK`].
+    pub fn check_every(mut self, interval: Duration) -> Self {
+        self.check_every = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Re-reads the files every interval until the handle is aborted; new handshakes get a
+    /// changed certificate as soon as it has loaded.
+    pub fn watch(&self) -> tokio::task::JoinHandle<()> {
+        let (certificate, interval) = (self.certificate.clone(), self.check_every);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let files = certificate.clone();
+                match tokio::task::spawn_blocking(move || files.reload_if_changed()).await {
+                    Ok(Ok(true)) => tracing::info!("TLS certificate reloaded"),
+                    Ok(Ok(false)) => {}
+                    // Half-written or mismatched files: keep serving the previous certificate.
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "the changed TLS certificate cannot be used; keeping the previous one")
+                    }
+                    Err(e) => tracing::error!(error = %e, "the TLS certificate check failed"),
+                }
+            }
+        })
+    }
+}
+
+/// The certificate chain and key files, and the certificate built from them that handshakes use.
+#[derive(Debug)]
+struct CertificateFiles {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    /// The files' bytes when last read (served or refused), so each change is tried once.
+    seen: (Vec<u8>, Vec<u8>),
+    key: Arc<CertifiedKey>,
+}
+
+impl CertificateFiles {
+    /// Loads the files again if their contents changed: `Ok(true)` when a new certificate is
+    /// now served, an error (once per change) when the new files cannot be used.
+    fn reload_if_changed(&self) -> Result<bool, ServerError> {
+        let seen = read_files(&self.cert_path, &self.key_path)?;
+        if self.current.read().unwrap_or_else(|e| e.into_inner()).seen == seen {
+            return Ok(false);
+        }
+        let built = certified(&self.cert_path, &self.key_path, &self.provider, &seen);
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        current.seen = seen;
+        current.key = built?;
+        Ok(true)
+    }
+}
+
+fn read_files(cert_path: &Path, key_path: &Path) -> Result<(Vec<u8>, Vec<u8>), ServerError> {
+    let cert = std::fs::read(cert_path)
+        .map_err(|e| tls_err(format!("cannot read the certificate {}: {e}", cert_path.display())))?;
+    let key =
+        std::fs::read(key_path).map_err(|e| tls_err(format!("cannot read the key {}: {e}", key_path.display())))?;
+    Ok((cert, key))
+}
+
+/// The certificate chain and key in `pems`, checked to belong together.
+fn certified(
+    cert_path: &Path,
+    key_path: &Path,
+    provider: &CryptoProvider,
+    (cert_pem, key_pem): &(Vec<u8>, Vec<u8>),
+) -> Result<Arc<CertifiedKey>, ServerError> {
+    let (cert_path, key_path) = (cert_path.display(), key_path.display());
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_err(format!("{cert_path} is not a PEM certificate chain: {e}")))?;
+    if certs.is_empty() {
+        return Err(tls_err(format!("{cert_path} holds no certificate")));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| tls_err(format!("{key_path} holds no usable private key: {e}")))?;
+    let key = CertifiedKey::from_der(certs, key, provider)
+        .map_err(|e| tls_err(format!("the key {key_path} does not fit the certificate {cert_path}: {e}")))?;
+    Ok(Arc::new(key))
+}
+
+impl ResolvesServerCert for CertificateFiles {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).key.clone())
+    }
+}
+
+fn tls_err(msg: String) -> ServerError {
+    ServerError::Tls(msg)
+}
 
 /// Reads a PEM certificate chain and private key and builds the server's TLS settings: TLS 1.3
 /// only, HTTP/1.1 by ALPN. Every problem (missing or unreadable file, no certificate, no key, a
 /// key that does not belong to the certificate) is a [`ServerError::Tls`] naming the file.
-pub fn load_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConfig>, ServerError> {
-    let tls_err = |msg: String| ServerError::Tls(msg);
-    let cert_pem = std::fs::read(cert_path)
-        .map_err(|e| tls_err(format!("cannot read the certificate {}: {e}", cert_path.display())))?;
-    let key_pem =
-        std::fs::read(key_path).map_err(|e| tls_err(format!("cannot read the key {}: {e}", key_path.display())))?;
-    let certs = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls_err(format!("{} is not a PEM certificate chain: {e}", cert_path.display())))?;
-    if certs.is_empty() {
-        return Err(tls_err(format!("{} holds no certificate", cert_path.display())));
-    }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| tls_err(format!("{} holds no usable private key: {e}", key_path.display())))?;
+pub fn load_config(cert_path: &Path, key_path: &Path) -> Result<TlsConfig, ServerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let seen = read_files(cert_path, key_path)?;
+    let key = certified(cert_path, key_path, &provider, &seen)?;
+    let certificate = Arc::new(CertificateFiles {
+        cert_path: cert_path.to_owned(),
+        key_path: key_path.to_owned(),
+        provider: provider.clone(),
+        current: RwLock::new(Loaded { seen, key }),
+    });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| tls_err(format!("TLS 1.3 is unavailable: {e}")))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            tls_err(format!("the key {} does not fit the certificate {}: {e}", key_path.display(), cert_path.display()))
-        })?;
+        .with_cert_resolver(certificate.clone());
     // The router speaks HTTP/1.1 only (WebSockets upgrade over it).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(TlsConfig { server: Arc::new(config), certificate, check_every: CERTIFICATE_CHECK })
 }
 
 /// A listener whose connections have completed a TLS handshake.

@@ -86,7 +86,7 @@ impl TestServer {
         backend: Backend,
         name: &str,
         config: ServerConfig,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<frontdesk_server::tls::TlsConfig>,
     ) -> Option<TestServer> {
         let (store, dir, database): (Arc<dyn Store>, Option<PathBuf>, Database) = match backend {
             Backend::Sqlite => {

@@ -318,3 +318,37 @@ fn unusable_certificates_and_keys_are_clear_errors() {
     assert!(e.contains("does not fit the certificate"), "{e}");
     assert!(frontdesk_server::tls::load_config(&cert.cert(), &cert.key()).is_ok());
 }
+
+/// A certificate renewed on disk is served to new connections without a restart; files that do
+/// not fit together (a renewal caught half-written) leave the previous certificate in service.
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let old = TestCert::new("renew");
+    let tls = frontdesk_server::tls::load_config(&old.cert(), &old.key())
+        .expect("the test certificate loads")
+        .check_every(Duration::from_millis(100));
+    let server = TestServer::start_with_tls(Backend::Sqlite, "tls-renew", roomy_config(), Some(tls))
+        .await
+        .expect("sqlite server");
+    let port = port_of(&server.base);
+    let trusts_old = || old.client_config(&rustls::version::TLS13);
+    assert!(handshake(port, trusts_old()).await.is_ok(), "the first certificate is served");
+
+    // The renewal: a new certificate and key, the certificate written first.
+    let new = TestCert::new("renewed");
+    let trusts_new = || new.client_config(&rustls::version::TLS13);
+    std::fs::copy(new.cert(), old.cert()).expect("the new certificate in place");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(handshake(port, trusts_old()).await.is_ok(), "a certificate without its key keeps the old one in service");
+    assert!(handshake(port, trusts_new()).await.is_err(), "the half-written renewal is not served");
+
+    std::fs::copy(new.key(), old.key()).expect("the new key in place");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while handshake(port, trusts_new()).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the renewed certificate is served within seconds");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(handshake(port, trusts_old()).await.is_err(), "the old certificate is no longer served");
+    let r = new.https_client().get(format!("{}/api/chat/health", server.base)).send().await.expect("https");
+    assert_eq!(r.status(), 200);
+}
