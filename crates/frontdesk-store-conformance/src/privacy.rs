@@ -80,6 +80,11 @@ pub(crate) async fn lookup_and_erasure(c: &Ctx, w: &World) {
     assert_eq!(by_email(a, &email).await, [ada.id, ada_elsewhere.id], "the given case does not matter");
     assert_eq!(by_email(b, &email).await, [ada_at_b.id], "the other organization finds only its own");
     assert!(by_email(a, "nobody@example.com").await.is_empty());
+    // Case folding is Unicode's, not ASCII's, on every backend.
+    let jurgen = c.visitor(site.id, None, Some(&format!("JÜRGEN.{}@Exämple.com", c.tag))).await;
+    assert_eq!(by_email(a, &format!("jürgen.{}@exämple.com", c.tag)).await, [jurgen.id], "ü finds Ü");
+    assert_eq!(by_email(a, &format!("Jürgen.{}@EXÄMPLE.COM", c.tag)).await, [jurgen.id], "Ä finds ä");
+    assert!(by_email(a, &format!("jurgen.{}@example.com", c.tag)).await.is_empty(), "u is not ü");
     let by_id = |org: OrgId, id: VisitorId| async move {
         ids(&ok(s.find_visitors(org, &VisitorLookup::Id(id)).await, "find by id"))
     };

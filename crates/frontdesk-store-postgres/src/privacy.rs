@@ -21,7 +21,13 @@ impl PgStore {
             VisitorLookup::Email(email) => {
                 // Sealed emails cannot be compared in SQL: every visitor of the organization is
                 // read and compared once opened (an export or erasure is rare).
-                let condition = if self.seal().is_on() { "$1::text IS NOT NULL" } else { "lower(email) = $1" };
+                // lower() folds only what the database's locale knows (ASCII under C): addresses
+                // with other characters are all read and compared below, with Unicode case folding.
+                let condition = if self.seal().is_on() {
+                    "$1::text IS NOT NULL"
+                } else {
+                    "(lower(email) = $1 OR email ~ '[^ -~]')"
+                };
                 sqlx::query(&format!(
                     concat!("SELECT ", visitor_cols!(), " FROM visitors WHERE {}{}"),
                     condition, in_org
@@ -35,7 +41,7 @@ impl PgStore {
         .map_err(map_err)?;
         let visitors: Vec<Visitor> = rows.iter().map(|r| self.visitor_from_row(r)).collect::<StoreResult<_>>()?;
         Ok(match lookup {
-            VisitorLookup::Email(email) if self.seal().is_on() => {
+            VisitorLookup::Email(email) => {
                 let wanted = email.to_lowercase();
                 visitors
                     .into_iter()

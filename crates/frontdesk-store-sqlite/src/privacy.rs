@@ -14,7 +14,9 @@ impl SqliteStore {
             // Sealed emails cannot be compared in SQL: every visitor of the organization is read
             // and compared once opened (an export or erasure is rare; the list is one org's).
             VisitorLookup::Email(email) if self.seal().is_on() => ("? IS NOT NULL", email.to_lowercase()),
-            VisitorLookup::Email(email) => ("lower(email) = ?", email.to_lowercase()),
+            // SQLite's lower() folds ASCII only: addresses with other characters are all read and
+            // compared below, with Unicode case folding.
+            VisitorLookup::Email(email) => ("(lower(email) = ? OR email GLOB '*[^ -~]*')", email.to_lowercase()),
         };
         let rows = sqlx::query(&format!(
             concat!(
@@ -31,7 +33,7 @@ impl SqliteStore {
         .map_err(map_err)?;
         let visitors: Vec<Visitor> = rows.iter().map(|r| self.visitor_from_row(r)).collect::<StoreResult<_>>()?;
         Ok(match lookup {
-            VisitorLookup::Email(email) if self.seal().is_on() => {
+            VisitorLookup::Email(email) => {
                 let wanted = email.to_lowercase();
                 visitors
                     .into_iter()
