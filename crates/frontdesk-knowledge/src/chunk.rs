@@ -1,4 +1,5 @@
-//! Splitting an article's Markdown into retrieval-sized chunks along its headings. Pure.
+//! Splitting an article's Markdown into retrieval-sized chunks along its headings, and the texts of a
+//! chunk that are embedded (a plain-text reading of its Markdown, [`embedding_views`]). Pure.
 //!
 //! Rules:
 //! - a section is the text under one ATX heading (`#` … `######`) down to the next heading of any
@@ -60,9 +61,14 @@ pub fn indexed_text(title: &str, heading: &str, text: &str) -> String {
 /// Words of a chunk's lead, its second embedded text (see [`embedding_views`]).
 pub const LEAD_WORDS: usize = 48;
 
-/// The texts embedded for one chunk: the whole chunk ([`indexed_text`]) and, when the body is longer
-/// than [`LEAD_WORDS`] words, its lead (title, heading path and the first [`LEAD_WORDS`] words).
+/// The texts embedded for one chunk, read as plain text ([`plain_text`], keeping only the first
+/// [`EMBEDDED_CODE_LINES`] lines of each fenced code block): the whole chunk (title, heading path and
+/// body, as [`indexed_text`] joins them) and, when the plain body is longer than [`LEAD_WORDS`] words,
+/// its lead (title, heading path and the first [`LEAD_WORDS`] words).
 ///
+/// A sentence model was trained on text, not markup: backquotes, emphasis markers, link targets and
+/// heading marks only shift its vector (BM25 is not changed: it indexes the Markdown, and its
+/// tokenizer drops the punctuation).
 /// A sentence model truncates the whole chunk at its input limit (256 tokens for all-MiniLM-L6-v2)
 /// and averages everything the chunk says into one vector; help-center and FAQ text usually states
 /// its point first, and the lead's vector keeps that point sharp. The index scores a chunk with the
@@ -70,12 +76,232 @@ pub const LEAD_WORDS: usize = 48;
 /// margin, but never sink it). Chosen on the tuning halves of the evaluation (`docs/benchmarks.md`);
 /// overlapping windows over the whole chunk were tried and did worse.
 pub fn embedding_views(title: &str, heading: &str, text: &str) -> Vec<String> {
-    let mut out = vec![indexed_text(title, heading, text)];
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let title = plain_inline(title);
+    let heading = plain_inline(heading);
+    let body = plain_text_with(text, Some(EMBEDDED_CODE_LINES));
+    let mut out = vec![indexed_text(&title, &heading, &body)];
+    let words: Vec<&str> = body.split_whitespace().collect();
     if words.len() > LEAD_WORDS {
-        out.push(indexed_text(title, heading, &words[..LEAD_WORDS].join(" ")));
+        out.push(indexed_text(&title, &heading, &words[..LEAD_WORDS].join(" ")));
     }
     out
+}
+
+/// Lines of each fenced code block that the embedded texts keep (see [`embedding_views`]): enough
+/// to show what the code is about (its first call or import), without letting a long listing fill
+/// the model's 256-token window. Keeping whole blocks, dropping them, or keeping 1, 2, 5 or 8 lines
+/// measured within noise of this on the evaluation's tuning halves; 3 was the best of them.
+pub const EMBEDDED_CODE_LINES: usize = 3;
+
+/// A plain-text reading of Markdown, the way a reader sees the rendered text: heading marks,
+/// block-quote marks, bullet markers, emphasis markers and backquotes removed, `[text](url)` and
+/// `![alt](url)` → `text` / `alt`, `<url>` → `url`, backslash escapes resolved, table rows without
+/// their pipes, rules dropped. Fenced code keeps its content (without the fences). Line structure is
+/// kept; runs of blank lines become one.
+pub fn plain_text(markdown: &str) -> String {
+    plain_text_with(markdown, None)
+}
+
+/// [`plain_text`] keeping at most `code_lines` lines of each fenced code block (`None`: all). A text that
+/// is nothing but code keeps all of it.
+fn plain_text_with(markdown: &str, code_lines: Option<usize>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut fence: Option<&'static str> = None;
+    let mut kept = 0;
+    for line in markdown.lines() {
+        if let Some(open) = fence {
+            if fence_marker(line) == Some(open) && line.trim().trim_start_matches(open).is_empty() {
+                fence = None;
+                continue;
+            }
+            let keep = code_lines.is_none_or(|n| kept < n);
+            if keep && !line.trim().is_empty() {
+                out.push(line.trim_end().to_string());
+                kept += 1;
+            }
+            continue;
+        }
+        if let Some(marker) = fence_marker(line) {
+            fence = Some(marker);
+            kept = 0;
+            continue;
+        }
+        if let Some((_, text)) = parse_heading(line) {
+            out.push(plain_inline(&text));
+            continue;
+        }
+        let mut t = line.trim();
+        if is_rule(t) {
+            continue;
+        }
+        while let Some(rest) = t.strip_prefix('>') {
+            t = rest.trim_start();
+        }
+        for bullet in ["- ", "* ", "+ "] {
+            if let Some(rest) = t.strip_prefix(bullet) {
+                t = rest.trim_start();
+                break;
+            }
+        }
+        if t.starts_with('|') {
+            let cells: Vec<String> = t.trim_matches('|').split('|').map(|c| plain_inline(c.trim())).collect();
+            if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' '))) {
+                continue; // the header separator row
+            }
+            out.push(cells.join("  "));
+            continue;
+        }
+        out.push(plain_inline(t));
+    }
+    // Collapse runs of blank lines.
+    let mut text = String::with_capacity(markdown.len());
+    let mut blank = true;
+    for line in out {
+        if line.trim().is_empty() {
+            if !blank {
+                text.push('\n');
+            }
+            blank = true;
+            continue;
+        }
+        text.push_str(&line);
+        text.push('\n');
+        blank = false;
+    }
+    let text = text.trim().to_string();
+    if text.is_empty() && code_lines.is_some() { plain_text_with(markdown, None) } else { text }
+}
+
+/// A thematic break (`---`, `***`, `___`, spaces allowed) or a setext underline (`===`).
+fn is_rule(line: &str) -> bool {
+    let chars: Vec<char> = line.chars().filter(|c| !c.is_whitespace()).collect();
+    chars.len() >= 3 && matches!(chars[0], '-' | '*' | '_' | '=') && chars.iter().all(|&c| c == chars[0])
+}
+
+/// Inline Markdown of one line as plain text (see [`plain_text`]).
+pub fn plain_inline(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if chars.get(i + 1).is_some_and(|n| n.is_ascii_punctuation()) => {
+                out.push(chars[i + 1]);
+                i += 2;
+            }
+            '`' => {
+                // A code span: its content, literally.
+                let run = chars[i..].iter().take_while(|&&ch| ch == '`').count();
+                let close = (i + run..chars.len()).find(|&k| {
+                    chars[k..].iter().take_while(|&&ch| ch == '`').count() == run && (k == 0 || chars[k - 1] != '`')
+                });
+                match close {
+                    Some(k) => {
+                        let content: String = chars[i + run..k].iter().collect();
+                        out.push_str(content.trim());
+                        i = k + run;
+                    }
+                    None => {
+                        out.extend(&chars[i..i + run]);
+                        i += run;
+                    }
+                }
+            }
+            '!' if chars.get(i + 1) == Some(&'[') => i += 1,
+            '[' => match link_end(&chars, i) {
+                Some((label_end, end)) => {
+                    let label: String = chars[i + 1..label_end].iter().collect();
+                    out.push_str(&plain_inline(&label));
+                    i = end;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            },
+            '<' => {
+                // An autolink: its address.
+                let close = chars[i + 1..].iter().position(|&ch| ch == '>' || ch == ' ').map(|k| i + 1 + k);
+                match close {
+                    Some(k) if chars[k] == '>' => {
+                        let inner: String = chars[i + 1..k].iter().collect();
+                        if inner.contains("://") || inner.starts_with("mailto:") || inner.contains('@') {
+                            out.push_str(inner.trim_start_matches("mailto:"));
+                            i = k + 1;
+                        } else {
+                            out.push(c);
+                            i += 1;
+                        }
+                    }
+                    _ => {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            '*' | '_' => {
+                let run = chars[i..].iter().take_while(|&&ch| ch == c).count();
+                let before = if i == 0 { None } else { Some(chars[i - 1]) };
+                let after = chars.get(i + run).copied();
+                let space = |ch: Option<char>| ch.is_none_or(char::is_whitespace);
+                let word = |ch: Option<char>| ch.is_some_and(char::is_alphanumeric);
+                let left = !space(after);
+                let right = !space(before);
+                // `*` is a delimiter whenever it touches text; `_` only at the edge of a word
+                // (`snake_case` keeps its underscore).
+                let delimiter =
+                    if c == '*' { left || right } else { (left && !word(before)) || (right && !word(after)) };
+                if !delimiter {
+                    out.extend(&chars[i..i + run]);
+                }
+                i += run;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// For `[label](target)` or `[label][ref]` starting at `start`: (end of the label, end of the link).
+fn link_end(chars: &[char], start: usize) -> Option<(usize, usize)> {
+    let mut depth = 0;
+    let mut k = start;
+    let label_end = loop {
+        match chars.get(k)? {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    break k;
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    };
+    let (open, close) = match chars.get(label_end + 1)? {
+        '(' => ('(', ')'),
+        '[' => ('[', ']'),
+        _ => return None,
+    };
+    let mut depth = 0;
+    let mut k = label_end + 1;
+    loop {
+        let ch = *chars.get(k)?;
+        if ch == open {
+            depth += 1;
+        } else if ch == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some((label_end, k + 1));
+            }
+        }
+        k += 1;
+    }
 }
 
 /// A heading path separator.
@@ -323,6 +549,36 @@ mod tests {
 
     fn words(n: usize, word: &str) -> String {
         vec![word; n].join(" ")
+    }
+
+    #[test]
+    fn plain_text_reads_markdown_as_text() {
+        let md = "# Install `pip`\n\nUse **bold** and *em* and _em_ but keep snake_case, 2 * 3 and a_b.\n\n\n\n> quoted [the docs](https://x.example/a_(b)) ![logo](l.png) <https://y.example>\n\n- item one\n* item two\n1. first\n\n---\n\n| a | `b` |\n|---|:-:|\n| 1 | 2 |\n\n\\# not a heading, \\*literal\\*, ``a ` b``";
+        assert_eq!(
+            plain_text(md),
+            "Install pip\n\nUse bold and em and em but keep snake_case, 2 * 3 and a_b.\n\nquoted the docs logo https://y.example\n\nitem one\nitem two\n1. first\n\na  b\n1  2\n\n# not a heading, *literal*, a ` b"
+        );
+        assert_eq!(plain_inline("see [ref][1] and [brackets] and `unclosed"), "see ref and [brackets] and `unclosed");
+        assert_eq!(plain_inline("__init__ and **x**y"), "init and xy");
+    }
+
+    #[test]
+    fn plain_text_and_code_blocks() {
+        let md = "Run this:\n\n```python\nimport sys\nprint(sys.path)\n```\n\nDone.";
+        assert_eq!(plain_text(md), "Run this:\n\nimport sys\nprint(sys.path)\n\nDone.");
+        assert_eq!(plain_text_with(md, Some(0)), "Run this:\n\nDone.");
+        assert_eq!(plain_text_with(md, Some(1)), "Run this:\n\nimport sys\n\nDone.");
+        // A chunk of code alone keeps its code whatever the policy.
+        assert_eq!(plain_text_with("```\nx = 1\n```", Some(0)), "x = 1");
+    }
+
+    #[test]
+    fn embedding_views_are_plain_text() {
+        let views = embedding_views("T", "Use `pip`", "Run **pip** [here](https://x.example).");
+        assert_eq!(views, vec!["T\nUse pip\n\nRun pip here.".to_string()]);
+        let code: Vec<String> = (0..10).map(|i| format!("line{i}")).collect();
+        let views = embedding_views("", "", &format!("Example:\n\n```\n{}\n```", code.join("\n")));
+        assert_eq!(views, vec![format!("Example:\n\n{}", code[..EMBEDDED_CODE_LINES].join("\n"))]);
     }
 
     #[test]

@@ -266,7 +266,7 @@ pub struct KnowledgeIndex {
 
 /// Stored with the vectors next to the embedder's id: how a chunk is turned into the texts that are
 /// embedded. A change here re-embeds stored chunks at the next open.
-const VIEWS_VERSION: &str = "views-lead48";
+const VIEWS_VERSION: &str = "views-plain-lead48";
 
 fn stored_embedder_id(embedder: &dyn Embedder) -> String {
     format!("{} {VIEWS_VERSION}", embedder.id())

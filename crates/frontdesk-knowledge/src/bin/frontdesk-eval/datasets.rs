@@ -1,7 +1,9 @@
 //! Parsing the evaluation datasets out of Debian's documentation packages (see
 //! `scripts/fetch-eval-data`).
 
+use crate::rst;
 use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// One FAQ entry: the question (the query) and its answer (the document, indexed without the question).
@@ -11,21 +13,15 @@ pub struct QaPair {
     pub answer: String,
 }
 
-fn is_underline(line: &str) -> Option<char> {
-    let t = line.trim_end();
-    let first = t.chars().next()?;
-    if t.len() >= 3 && "=-~^\"*+#'`:.".contains(first) && t.chars().all(|c| c == first) { Some(first) } else { None }
-}
-
 /// RST section headings: (line index of the title, underline char, title).
 fn rst_headings(lines: &[&str]) -> Vec<(usize, char, String)> {
     let mut out = Vec::new();
     for i in 1..lines.len() {
         let title = lines[i - 1].trim();
-        if title.is_empty() || is_underline(lines[i - 1]).is_some() || lines[i - 1].starts_with(' ') {
+        if title.is_empty() || rst::is_adornment(lines[i - 1]).is_some() || lines[i - 1].starts_with(' ') {
             continue;
         }
-        if let Some(c) = is_underline(lines[i])
+        if let Some(c) = rst::is_adornment(lines[i])
             && lines[i].trim_end().chars().count() >= title.chars().count()
         {
             out.push((i - 1, c, title.to_string()));
@@ -34,8 +30,7 @@ fn rst_headings(lines: &[&str]) -> Vec<(usize, char, String)> {
     out
 }
 
-/// Lines that would read as Markdown headings (`# …`, e.g. Python comments in RST code) are indented
-/// so the chunker keeps them as text.
+/// Lines that would read as Markdown headings (`# …`) are indented so the chunker keeps them as text.
 fn protect_markdown(text: &str) -> String {
     text.lines()
         .map(|l| {
@@ -49,18 +44,47 @@ fn protect_markdown(text: &str) -> String {
         .join("\n")
 }
 
-/// The Python FAQ: `faq/*.rst.txt`; questions are the `---`-underlined headings.
-pub fn python_faq(root: &Path) -> Result<Vec<QaPair>> {
-    let dir = root.join("usr/share/doc/python3.11/html/_sources/faq");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {} (run scripts/fetch-eval-data)", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".rst.txt"))
-        .collect();
+/// Every `_sources/**/*.rst.txt` file of the Python documentation, sorted.
+fn python_sources(root: &Path) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let dir = root.join("usr/share/doc/python3.11/html/_sources");
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in
+            std::fs::read_dir(&d).with_context(|| format!("reading {} (run scripts/fetch-eval-data)", d.display()))?
+        {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".rst.txt") {
+                files.push(p);
+            }
+        }
+    }
     files.sort();
+    Ok((dir, files))
+}
+
+/// The section labels of the whole Python documentation (see [`rst::section_labels`]).
+fn python_labels(files: &[PathBuf]) -> Result<HashMap<String, String>> {
+    let mut labels = HashMap::new();
+    for file in files {
+        rst::section_labels(&std::fs::read_to_string(file)?, &mut labels);
+    }
+    Ok(labels)
+}
+
+/// The Python FAQ: `faq/*.rst.txt`; questions are the `---`-underlined headings, answers the text
+/// between a question and the next heading, converted to Markdown ([`rst::to_markdown`], `:ref:`s
+/// resolved with the whole documentation's section labels).
+pub fn python_faq(root: &Path) -> Result<Vec<QaPair>> {
+    let (sources, all) = python_sources(root)?;
+    let labels = python_labels(&all)?;
+    let dir = sources.join("faq");
+    let files: Vec<&PathBuf> = all.iter().filter(|p| p.parent() == Some(dir.as_path())).collect();
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)?;
+        let text = std::fs::read_to_string(file)?;
         let lines: Vec<&str> = text.lines().collect();
         let headings = rst_headings(&lines);
         for (n, (line, c, title)) in headings.iter().enumerate() {
@@ -69,7 +93,7 @@ pub fn python_faq(root: &Path) -> Result<Vec<QaPair>> {
             }
             let end = headings.get(n + 1).map(|h| h.0).unwrap_or(lines.len());
             let body = lines[line + 2..end].join("\n");
-            out.push(QaPair { question: title.clone(), answer: protect_markdown(body.trim()) });
+            out.push(QaPair { question: title.clone(), answer: rst::to_markdown(&body, &labels) });
         }
     }
     if out.is_empty() {
@@ -189,66 +213,26 @@ pub fn debian_faq(root: &Path) -> Result<Vec<QaPair>> {
     Ok(out)
 }
 
-/// The whole Python documentation (`_sources/**/*.rst.txt`) as Markdown-ish documents: RST section
-/// headings become Markdown headings by the order their underline characters appear. For the
-/// latency benchmark.
+/// The whole Python documentation (`_sources/**/*.rst.txt`) converted to Markdown like the FAQ
+/// ([`rst::to_markdown`]); the title is a page's first heading. For the latency benchmark.
 pub fn python_docs(root: &Path) -> Result<Vec<(String, String)>> {
-    let dir = root.join("usr/share/doc/python3.11/html/_sources");
-    let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".rst.txt") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let (dir, files) = python_sources(root)?;
+    let labels = python_labels(&files)?;
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)?;
-        let lines: Vec<&str> = text.lines().collect();
-        let headings = rst_headings(&lines);
-        let mut order: Vec<char> = Vec::new();
-        let mut md = String::new();
+        let md = rst::to_markdown(&std::fs::read_to_string(&file)?, &labels);
+        let mut fence = false;
         let mut title = String::new();
-        let mut skip = std::collections::HashSet::new();
-        for (line, c, t) in &headings {
-            skip.insert(*line + 1);
-            if !order.contains(c) {
-                order.push(*c);
-            }
-            if title.is_empty() {
-                title = t.clone();
+        for line in md.lines() {
+            if line.starts_with("```") || line.starts_with("~~~") {
+                fence = !fence;
+            } else if !fence && line.starts_with('#') {
+                title = line.trim_start_matches('#').trim().to_string();
+                break;
             }
         }
-        let heading_at: std::collections::HashMap<usize, (char, &String)> =
-            headings.iter().map(|(l, c, t)| (*l, (*c, t))).collect();
-        for (i, l) in lines.iter().enumerate() {
-            if skip.contains(&i) || (is_underline(l).is_some() && heading_at.contains_key(&(i + 1))) {
-                continue;
-            }
-            if let Some((c, t)) = heading_at.get(&i) {
-                let level = order.iter().position(|x| x == c).unwrap_or(0) + 1;
-                md.push_str(&"#".repeat(level.min(6)));
-                md.push(' ');
-                md.push_str(t);
-                md.push('\n');
-            } else if l.trim_start().starts_with('#') && l.len() - l.trim_start().len() < 4 {
-                md.push_str("    ");
-                md.push_str(l);
-                md.push('\n');
-            } else {
-                md.push_str(l);
-                md.push('\n');
-            }
-        }
-        let name = file.strip_prefix(&dir).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         if title.is_empty() {
-            title = name.clone();
+            title = file.strip_prefix(&dir).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         }
         out.push((title, md));
     }

@@ -7,6 +7,7 @@
 //! ```
 
 mod datasets;
+mod rst;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -46,6 +47,12 @@ struct Args {
     /// (the brute-force cosine costs the same whatever the vectors hold).
     #[arg(long)]
     bench_model_vectors: bool,
+    /// Print the questions the chosen hybrid ranking does not put in the first five articles.
+    #[arg(long)]
+    misses: bool,
+    /// Write both datasets as imported (questions and the Markdown of their answers) to this file.
+    #[arg(long)]
+    dump: Option<PathBuf>,
 }
 
 const SITE: u128 = 1;
@@ -241,6 +248,15 @@ fn main() -> Result<()> {
     let debian = datasets::debian_faq(&args.data)?;
     println!("# frontdesk-eval\n");
     println!("Python FAQ: {} questions; Debian FAQ: {} questions.", python.len(), debian.len());
+    if let Some(path) = &args.dump {
+        let mut text = String::new();
+        for (name, pairs) in [("python-faq", &python), ("debian-faq", &debian)] {
+            for (i, p) in pairs.iter().enumerate() {
+                text.push_str(&format!("=== {name} {i}: {}\n\n{}\n\n", p.question, p.answer));
+            }
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
 
     let embedder: Option<Arc<dyn Embedder>> = match &args.model {
         Some(dir) => {
@@ -345,6 +361,22 @@ fn main() -> Result<()> {
                 percentile(&mut lat, 0.5),
                 percentile(&mut lat, 0.99)
             );
+        }
+    }
+    if args.misses {
+        let ranking = if embedder.is_some() { Ranking::Hybrid { lexical_weight: chosen } } else { Ranking::Lexical };
+        println!("\n## Questions whose answer is not in the first five articles ({})\n", ranking_name(ranking));
+        for (s, ds) in sets.iter().enumerate() {
+            let options = SearchOptions { k: 50, ranking };
+            for (i, pair) in ds.pairs.iter().enumerate() {
+                let r = ds.index.search_with(&site(), &pair.question, qvecs[s][i].as_deref(), &options)?;
+                let rank = rank_of(&r, ds.articles[i]);
+                if rank.is_none_or(|r| r > 5) {
+                    let half = if i % 2 == 0 { "tuning" } else { "held-out" };
+                    let rank = rank.map(|r| r.to_string()).unwrap_or_else(|| "> 10".into());
+                    println!("- {} {i} ({half}): rank {rank}: {}", ds.name, pair.question);
+                }
+            }
         }
     }
     if embedder.is_some() {
