@@ -236,3 +236,93 @@ impl Connected<IncomingStream<'_, TlsListener>> for TlsPeer {
         TlsPeer(*stream.remote_addr())
     }
 }
+
+/// Where the plain-HTTP listener beside a TLS server sends clients, and what it serves itself.
+#[derive(Debug, Clone)]
+pub struct HttpRedirect {
+    /// `https://host[:port]` to redirect to; `None`: the request's own host and `https_port`.
+    pub origin: Option<String>,
+    /// The HTTPS port, when the origin comes from the request's `Host`.
+    pub https_port: u16,
+    /// A directory whose `.well-known/acme-challenge/<token>` files are served over plain HTTP,
+    /// so an ACME client's HTTP-01 challenge (`certbot --webroot`) works on this port.
+    pub acme_webroot: Option<PathBuf>,
+}
+
+impl HttpRedirect {
+    /// The origin (`https://host[:port]`) of `public_url` when it is an https URL.
+    pub fn origin_of(public_url: Option<&str>) -> Option<String> {
+        let uri: axum::http::Uri = public_url?.parse().ok()?;
+        (uri.scheme_str() == Some("https")).then(|| uri.authority().map(|a| format!("https://{a}")))?
+    }
+}
+
+/// Serves [`redirect_router`] on `listener` until its task is aborted.
+pub async fn serve_redirect(listener: TcpListener, redirect: HttpRedirect) -> std::io::Result<()> {
+    axum::serve(listener, redirect_router(redirect)).await
+}
+
+/// Where ACME HTTP-01 challenges are asked for (RFC 8555, section 8.3).
+const ACME_CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
+
+/// The router of the plain-HTTP listener: every request is redirected (308, so the method and
+/// body are kept) to the same path over HTTPS; ACME challenges from `acme_webroot` are answered.
+pub fn redirect_router(redirect: HttpRedirect) -> axum::Router {
+    let redirect = Arc::new(redirect);
+    axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let redirect = redirect.clone();
+        async move {
+            let is_read = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+            match request.uri().path().strip_prefix(ACME_CHALLENGE_PATH) {
+                Some(token) if is_read => acme_challenge(&redirect, token).await,
+                _ => to_https(&redirect, &request),
+            }
+        }
+    })
+}
+
+async fn acme_challenge(redirect: &HttpRedirect, token: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let not_found = || crate::error::ApiError::not_found("challenge").into_response();
+    let Some(root) = &redirect.acme_webroot else { return not_found() };
+    // A token is base64url (RFC 8555): nothing else can name a file, so no path escapes the root.
+    if token.is_empty()
+        || token.len() > 256
+        || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return not_found();
+    }
+    match tokio::fs::read(root.join(".well-known/acme-challenge").join(token)).await {
+        Ok(body) => ([(axum::http::header::CONTENT_TYPE, "text/plain")], body).into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+fn to_https(redirect: &HttpRedirect, request: &axum::extract::Request) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let origin = match &redirect.origin {
+        Some(origin) => origin.clone(),
+        None => {
+            let host = request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+                .filter(|a| !a.as_str().contains('@'));
+            let Some(host) = host else {
+                return crate::error::ApiError::new(
+                    crate::error::ErrorCode::MalformedRequest,
+                    "a Host header is needed to redirect to HTTPS",
+                )
+                .into_response();
+            };
+            match redirect.https_port {
+                443 => format!("https://{}", host.host()),
+                port => format!("https://{}:{port}", host.host()),
+            }
+        }
+    };
+    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, format!("{origin}{path}"))]).into_response()
+}

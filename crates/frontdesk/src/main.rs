@@ -559,8 +559,15 @@ pub(crate) async fn serve(
     // Scripts and tests read this line to find the port.
     match tls {
         Some(tls) => {
+            let redirect = match settings.tls_redirect_bind {
+                Some(bind_to) => Some(spawn_https_redirect(settings, bind_to, addr.port()).await?),
+                None => None,
+            };
             println!("Frontdesk listening on https://{addr}");
             frontdesk_server::serve_tls(listener, tls, router, shutdown_signal()).await?;
+            if let Some(redirect) = redirect {
+                redirect.abort();
+            }
         }
         None => {
             println!("Frontdesk listening on http://{addr}");
@@ -569,6 +576,27 @@ pub(crate) async fn serve(
     }
     tracing::info!("frontdesk stopped");
     Ok(())
+}
+
+/// The plain-HTTP listener beside the TLS one: redirects to HTTPS (to `public_url`'s origin when
+/// it is an https URL, else the request's host on `https_port`) and answers ACME challenges.
+async fn spawn_https_redirect(
+    settings: &Settings,
+    bind_to: SocketAddr,
+    https_port: u16,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = bind(bind_to).await?;
+    let redirect = frontdesk_server::tls::HttpRedirect {
+        origin: frontdesk_server::tls::HttpRedirect::origin_of(settings.server.public_url.as_deref()),
+        https_port,
+        acme_webroot: settings.tls_acme_webroot.clone(),
+    };
+    println!("Frontdesk redirecting http://{} to https", listener.local_addr()?);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = frontdesk_server::tls::serve_redirect(listener, redirect).await {
+            tracing::error!(error = %e, "the plain-HTTP redirect listener stopped");
+        }
+    }))
 }
 
 async fn shutdown_signal() {

@@ -35,6 +35,11 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// With TLS: also listen for plain HTTP here (say `0.0.0.0:80`) and redirect it to HTTPS.
+    pub tls_redirect_bind: Option<SocketAddr>,
+    /// With `tls_redirect_bind`: serve `<dir>/.well-known/acme-challenge/*` over plain HTTP, for
+    /// an ACME client's HTTP-01 challenge (`certbot certonly --webroot -w <dir>`).
+    pub tls_acme_webroot: Option<PathBuf>,
     /// Encryption at rest: a file of `<key id>:<base64 of 32 bytes>` lines, the first the
     /// primary key (see docs/security.md). Without it (and without `encryption_keys`) nothing is
     /// encrypted.
@@ -76,6 +81,8 @@ impl Default for Settings {
             realtime: RealtimeConfig::default(),
             tls_cert: None,
             tls_key: None,
+            tls_redirect_bind: None,
+            tls_acme_webroot: None,
             encryption_keys_file: None,
             encryption_keys: None,
             worker_threads: None,
@@ -132,6 +139,8 @@ impl fmt::Debug for Settings {
             .field("realtime", &self.realtime)
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
+            .field("tls_redirect_bind", &self.tls_redirect_bind)
+            .field("tls_acme_webroot", &self.tls_acme_webroot)
             .field("encryption_keys_file", &self.encryption_keys_file)
             .field("encryption_keys", &self.encryption_keys.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -220,6 +229,12 @@ impl Settings {
         }
         if settings.tls_cert.is_some() != settings.tls_key.is_some() {
             bail!("TLS needs both tls_cert and tls_key (--tls-cert and --tls-key)");
+        }
+        if settings.tls_redirect_bind.is_some() && settings.tls_cert.is_none() {
+            bail!("tls_redirect_bind redirects plain HTTP to HTTPS: it needs tls_cert and tls_key");
+        }
+        if settings.tls_acme_webroot.is_some() && settings.tls_redirect_bind.is_none() {
+            bail!("tls_acme_webroot is served by the plain-HTTP listener: it needs tls_redirect_bind");
         }
         match BrokerSetting::parse(&settings.broker).context("invalid broker setting")? {
             BrokerSetting::Postgres if settings.database_url.is_none() => {
@@ -413,6 +428,20 @@ mod tests {
         assert_eq!(s.tls_key, Some(PathBuf::from("/env/key.pem")));
         let s = Settings::load_from(&StorageFlags::default(), None, &[]).expect("defaults");
         assert!(s.tls_cert.is_none() && s.tls_key.is_none());
+
+        // The plain-HTTP redirect and the ACME webroot only make sense on top of TLS.
+        let tls = [("FRONTDESK_TLS_CERT", "/c.pem"), ("FRONTDESK_TLS_KEY", "/k.pem")];
+        let redirect = ("FRONTDESK_TLS_REDIRECT_BIND", "0.0.0.0:80");
+        let webroot = ("FRONTDESK_TLS_ACME_WEBROOT", "/var/lib/acme");
+        let err = Settings::load_from(&StorageFlags::default(), None, &env(&[redirect])).expect_err("no TLS");
+        assert!(format!("{err:#}").contains("needs tls_cert"), "{err:#}");
+        let err = Settings::load_from(&StorageFlags::default(), None, &env(&[tls[0], tls[1], webroot]))
+            .expect_err("a webroot without the listener");
+        assert!(format!("{err:#}").contains("needs tls_redirect_bind"), "{err:#}");
+        let s = Settings::load_from(&StorageFlags::default(), None, &env(&[tls[0], tls[1], redirect, webroot]))
+            .expect("all three");
+        assert_eq!(s.tls_redirect_bind, Some(SocketAddr::from(([0, 0, 0, 0], 80))));
+        assert_eq!(s.tls_acme_webroot, Some(PathBuf::from("/var/lib/acme")));
     }
 
     #[test]

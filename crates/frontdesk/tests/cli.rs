@@ -288,9 +288,16 @@ async fn serve_with_tls_speaks_https_and_refuses_a_bad_key_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tls_key"));
 
-    // From the environment, as a settings file would give it.
+    // From the environment, as a settings file would give it, with the plain-HTTP redirect.
+    let redirect_port = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        free.local_addr().expect("addr").port()
+    };
     let mut cmd = frontdesk(&storage);
-    cmd.args(["serve", "--bind", "127.0.0.1:0"]).env("FRONTDESK_TLS_CERT", &cert).env("FRONTDESK_TLS_KEY", &key);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("FRONTDESK_TLS_CERT", &cert)
+        .env("FRONTDESK_TLS_KEY", &key)
+        .env("FRONTDESK_TLS_REDIRECT_BIND", format!("127.0.0.1:{redirect_port}"));
     let (child, base) = process::spawn_listening(cmd).await;
     let server = Server { child, base };
     assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
@@ -304,6 +311,13 @@ async fn serve_with_tls_speaks_https_and_refuses_a_bad_key_clearly() {
         r.headers().get("strict-transport-security").and_then(|v| v.to_str().ok()),
         Some("max-age=63072000; includeSubDomains")
     );
+    // Plain HTTP on the redirect port: 308 to the same path on the HTTPS port, which answers.
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let r = plain.get(format!("http://127.0.0.1:{redirect_port}/api/chat/health?x=1")).send().await.expect("answer");
+    assert_eq!(r.status(), 308);
+    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert_eq!(location, format!("{}/api/chat/health?x=1", server.base));
+    assert_eq!(http.get(&location).send().await.expect("followed").status(), 200);
     server.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -352,3 +352,76 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     let r = new.https_client().get(format!("{}/api/chat/health", server.base)).send().await.expect("https");
     assert_eq!(r.status(), 200);
 }
+
+/// The plain-HTTP listener beside TLS: every request redirected with 308 to the same path over
+/// HTTPS, ACME challenges answered from the webroot, nothing else served.
+#[tokio::test]
+async fn plain_http_is_redirected_to_https_and_acme_challenges_are_answered() {
+    use frontdesk_server::tls::{HttpRedirect, serve_redirect};
+    let webroot = std::env::temp_dir().join(format!("frontdesk-acme-{}", uuid::Uuid::now_v7().simple()));
+    let challenges = webroot.join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).expect("webroot");
+    std::fs::write(challenges.join("tok_EN-123"), "tok_EN-123.thumbprint").expect("challenge");
+    std::fs::write(webroot.join("secret.txt"), "not for the web").expect("a file outside the challenges");
+    let start = |redirect: HttpRedirect| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(serve_redirect(listener, redirect));
+        port
+    };
+    let by_host = start(HttpRedirect { origin: None, https_port: 8443, acme_webroot: Some(webroot.clone()) }).await;
+    let standard = start(HttpRedirect { origin: None, https_port: 443, acme_webroot: None }).await;
+    let public = HttpRedirect::origin_of(Some("https://desk.example.com/app"));
+    assert_eq!(public.as_deref(), Some("https://desk.example.com"));
+    assert_eq!(HttpRedirect::origin_of(Some("http://desk.example.com")), None, "only an https public_url");
+    let fixed = start(HttpRedirect { origin: public, https_port: 8443, acme_webroot: None }).await;
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let location = |r: &reqwest::Response| header(r.headers(), "location").to_owned();
+    let get = |port: u16, path: &str, host: &str| {
+        client.get(format!("http://127.0.0.1:{port}{path}")).header("host", host).send()
+    };
+    let r = get(by_host, "/app/?tab=inbox#x", "desk.example.com").await.expect("answer");
+    assert_eq!((r.status().as_u16(), location(&r)), (308, "https://desk.example.com:8443/app/?tab=inbox".to_owned()));
+    let r = get(by_host, "/", "desk.example.com:80").await.expect("answer");
+    assert_eq!(location(&r), "https://desk.example.com:8443/", "the request's port is not the HTTPS one");
+    let r = get(standard, "/api/chat/health", "desk.example.com").await.expect("answer");
+    assert_eq!(location(&r), "https://desk.example.com/api/chat/health", "no :443");
+    let r = get(fixed, "/widget.js", "attacker.example").await.expect("answer");
+    assert_eq!(location(&r), "https://desk.example.com/widget.js", "public_url decides, not the Host header");
+    let posted = client
+        .post(format!("http://127.0.0.1:{standard}/api/chat/message"))
+        .header("host", "desk.example.com")
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(posted.status().as_u16(), 308, "308 keeps the method and body");
+
+    // ACME HTTP-01: the token's file, as text; nothing outside the challenge directory.
+    let r = get(by_host, "/.well-known/acme-challenge/tok_EN-123", "desk.example.com").await.expect("answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("body"), "tok_EN-123.thumbprint");
+    for path in [
+        "/.well-known/acme-challenge/missing",
+        "/.well-known/acme-challenge/..%2F..%2Fsecret.txt",
+        "/.well-known/acme-challenge/tok_EN-123.bak",
+    ] {
+        let r = get(by_host, path, "desk.example.com").await.expect("answer");
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.expect("a JSON error");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+    }
+    let r = get(standard, "/.well-known/acme-challenge/tok_EN-123", "desk.example.com").await.expect("answer");
+    assert_eq!(r.status(), 404, "no webroot: no challenges");
+
+    // Without a Host header (HTTP/1.0) there is nowhere to redirect to: a JSON error.
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", by_host)).await.expect("connect");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    raw.write_all(b"GET / HTTP/1.0\r\n\r\n").await.expect("write");
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.0 400"), "{answer}");
+    assert!(answer.contains("\"malformed_request\""), "{answer}");
+    let _ = std::fs::remove_dir_all(webroot);
+}
