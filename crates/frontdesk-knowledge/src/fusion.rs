@@ -31,7 +31,7 @@ impl Default for Ranking {
 
 /// Below this [`confidence`], the knowledge base is taken not to answer the question (calibrated with
 /// the local all-MiniLM-L6-v2 model; see `docs/benchmarks.md`).
-pub const DEFAULT_CONFIDENCE_THRESHOLD: f32 = 0.45;
+pub const DEFAULT_CONFIDENCE_THRESHOLD: f32 = 0.46;
 
 /// Below this [`confidence`] without an embedder (the query-term coverage of the best lexical
 /// passage), the knowledge base is taken not to answer (calibrated on the FAQ sets with BM25 only;

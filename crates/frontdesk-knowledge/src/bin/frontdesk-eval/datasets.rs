@@ -173,11 +173,17 @@ pub fn html_to_text(html: &str) -> String {
     lines.join("\n").trim().to_string()
 }
 
-/// Strip the section number ("4.1. ") from a heading.
+/// Strip the section number ("4.1. ", digits and dots ending in a dot) from a heading. The Debian FAQ's HTML puts a no-break
+/// space after the number, so any whitespace ends it.
 fn strip_number(s: &str) -> String {
     let t = s.trim();
     let after = t.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if after.len() < t.len() && after.starts_with(' ') { after.trim().to_string() } else { t.to_string() }
+    let number = &t[..t.len() - after.len()];
+    if number.ends_with('.') && after.starts_with(char::is_whitespace) {
+        after.trim().to_string()
+    } else {
+        t.to_string()
+    }
 }
 
 /// The Debian FAQ: `FAQ/*.en.html`; questions are the `<h2 class="title">` headings.
@@ -247,6 +253,8 @@ mod tests {
     #[test]
     fn html_and_numbers() {
         assert_eq!(strip_number("1.2. What is Debian?"), "What is Debian?");
+        assert_eq!(strip_number("3.1.\u{a0}Which distribution?"), "Which distribution?", "a no-break space");
+        assert_eq!(strip_number("2038 problem"), "2038 problem", "a number that is not a section number");
         assert_eq!(html_to_text("<p>a &amp; b</p><p>c&lt;d</p>"), "a & b\n\nc<d");
     }
 }
