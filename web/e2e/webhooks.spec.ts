@@ -34,7 +34,7 @@ test.beforeAll(async () => {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       hits.push({ headers: req.headers, body });
-      res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
     });
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -89,7 +89,10 @@ test('an endpoint added in the dashboard receives signed events; the log shows t
   const messageId = String(first.headers['webhook-id']);
   const row = page.locator('tr', { has: page.getByRole('button', { name: `Redeliver message.created ${messageId}` }) });
   await expect(row.getByText('Delivered')).toBeVisible();
-  await expect(row.getByRole('cell', { name: '204' })).toBeVisible();
+  await expect(row.getByRole('cell', { name: /^200/ })).toBeVisible();
+  // What the receiver answered, for whoever debugs the endpoint.
+  await row.getByText('Answer', { exact: true }).click();
+  await expect(row.locator('.response-body pre')).toHaveText('{"received":true}');
   await row.getByRole('button', { name: /Redeliver/ }).click();
   await expect.poll(() => hits.filter(isMine).length).toBe(2);
   const again = hits.filter(isMine)[1];

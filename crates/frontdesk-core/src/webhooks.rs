@@ -167,8 +167,32 @@ pub struct WebhookDelivery {
     pub last_attempt_at: Option<Timestamp>,
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,
+    /// The start of the receiver's last answer ([`response_excerpt`]), for whoever debugs the
+    /// endpoint; `None` when it answered nothing or could not be reached.
+    pub last_response: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// How much of a receiver's answer a delivery keeps.
+pub const RESPONSE_EXCERPT_BYTES: usize = 1024;
+
+/// The first [`RESPONSE_EXCERPT_BYTES`] of an answer's body as text (invalid UTF-8 replaced, cut on a
+/// character boundary, `…` when cut); `None` for an empty or blank body.
+pub fn response_excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_EXCERPT_BYTES + 4)]);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if text.len() <= RESPONSE_EXCERPT_BYTES && body.len() <= RESPONSE_EXCERPT_BYTES {
+        return Some(text.to_owned());
+    }
+    let mut end = RESPONSE_EXCERPT_BYTES.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(format!("{}…", &text[..end]))
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -213,6 +237,20 @@ pub fn next_retry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_excerpts_are_short_text() {
+        assert_eq!(response_excerpt(b""), None);
+        assert_eq!(response_excerpt(b"  \n "), None);
+        assert_eq!(response_excerpt(b" {\"ok\":false} \n").as_deref(), Some("{\"ok\":false}"));
+        assert_eq!(response_excerpt(b"bad \xff byte").as_deref(), Some("bad \u{fffd} byte"));
+        let long = "é".repeat(RESPONSE_EXCERPT_BYTES);
+        let cut = response_excerpt(long.as_bytes()).expect("text");
+        assert!(cut.ends_with('…') && cut.len() <= RESPONSE_EXCERPT_BYTES + '…'.len_utf8(), "{}", cut.len());
+        assert!(cut.trim_end_matches('…').chars().all(|c| c == 'é'), "cut on a character boundary");
+        let exact = "x".repeat(RESPONSE_EXCERPT_BYTES);
+        assert_eq!(response_excerpt(exact.as_bytes()), Some(exact.clone()), "exactly the limit is kept whole");
+    }
     use crate::ids::{ConversationId, Uuid};
     use crate::ports::SeededEntropy;
 

@@ -104,6 +104,8 @@ pub struct DeliveryView {
     pub last_attempt_at: Option<Timestamp>,
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,
+    /// The start of the receiver's last answer (at most 1 KiB, as text).
+    pub last_response: Option<String>,
     /// The body sent.
     #[schema(value_type = Object)]
     pub payload: Value,
@@ -123,6 +125,7 @@ impl From<WebhookDelivery> for DeliveryView {
             last_attempt_at: d.last_attempt_at,
             last_status_code: d.last_status_code,
             last_error: d.last_error,
+            last_response: d.last_response,
             payload: serde_json::from_str(&d.payload).unwrap_or(Value::String(d.payload)),
             created_at: d.created_at,
         }

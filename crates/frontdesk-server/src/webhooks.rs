@@ -14,7 +14,10 @@ use frontdesk_core::audit::AuditEvent;
 use frontdesk_core::events::{DomainEvent, OutboxEvent};
 use frontdesk_core::ports::{Clock, Entropy};
 use frontdesk_core::store::{Store, StoreError};
-use frontdesk_core::webhooks::{DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType, next_retry};
+use frontdesk_core::webhooks::{
+    DeliveryStatus, RESPONSE_EXCERPT_BYTES, WebhookDelivery, WebhookEndpoint, WebhookEventType, next_retry,
+    response_excerpt,
+};
 use frontdesk_core::{AuditEventId, OrgId, Timestamp, WebhookDeliveryId};
 use futures::FutureExt as _;
 use hmac::{Hmac, Mac};
@@ -80,14 +83,12 @@ pub fn envelope(event_type: &str, at: Timestamp, data: Value) -> String {
 
 /// How one attempt ended.
 enum Attempt {
-    Delivered(u16),
+    /// A 2xx, with the start of the answer.
+    Delivered(u16, Option<String>),
     /// 410: the receiver says the endpoint is gone for good.
-    Gone,
-    /// Worth retrying: another status, a timeout, a connection error.
-    Failed {
-        status: Option<u16>,
-        error: String,
-    },
+    Gone(Option<String>),
+    /// Worth retrying: another status (with the start of its answer), a timeout, a connection error.
+    Failed { status: Option<u16>, error: String, response: Option<String> },
     /// Never worth retrying: the address is refused, the URL is unusable.
     Refused(String),
 }
@@ -297,6 +298,19 @@ struct Sender {
     allow_private: bool,
 }
 
+/// The start of an answer's body ([`response_excerpt`]): reads at most a little more than the
+/// excerpt keeps, however long the body; a body that breaks off keeps what arrived.
+async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+    let mut body = Vec::new();
+    while body.len() <= RESPONSE_EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    response_excerpt(&body)
+}
+
 impl Sender {
     async fn attempt(&self, mut d: WebhookDelivery) -> Result<(), StoreError> {
         let endpoint = match self.store.get_webhook_endpoint(d.org_id, d.endpoint_id).await {
@@ -316,13 +330,16 @@ impl Sender {
         let first = *d.first_attempt_at.get_or_insert(now);
         d.updated_at = now;
         d.next_attempt_at = None;
+        d.last_response = None;
         match outcome {
-            Attempt::Delivered(status) => {
+            Attempt::Delivered(status, response) => {
                 d.status = DeliveryStatus::Succeeded;
                 d.last_status_code = Some(i64::from(status));
                 d.last_error = None;
+                d.last_response = response;
             }
-            Attempt::Gone => {
+            Attempt::Gone(response) => {
+                d.last_response = response;
                 d.status = DeliveryStatus::Failed;
                 d.last_status_code = Some(410);
                 d.last_error = Some("the receiver answered 410 Gone: the endpoint is disabled".to_owned());
@@ -333,8 +350,9 @@ impl Sender {
                 d.last_status_code = None;
                 d.last_error = Some(error);
             }
-            Attempt::Failed { status, error } => {
+            Attempt::Failed { status, error, response } => {
                 d.last_status_code = status.map(i64::from);
+                d.last_response = response;
                 match next_retry(d.attempts - 1, first, now, &*self.entropy) {
                     Some(at) => {
                         d.status = DeliveryStatus::Pending;
@@ -364,7 +382,7 @@ impl Sender {
                 Ok(c) => c,
                 // A refused address stays refused; a name that does not resolve may later.
                 Err(e) if e.starts_with("refused") || e.starts_with("only http") => return Attempt::Refused(e),
-                Err(e) => return Attempt::Failed { status: None, error: e },
+                Err(e) => return Attempt::Failed { status: None, error: e, response: None },
             };
         let msg_id = message_id(d.id);
         let timestamp = now.unix_seconds();
@@ -376,14 +394,21 @@ impl Sender {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(d.payload.clone());
-        match tokio::time::timeout(SEND_TIMEOUT, request.send()).await {
-            Ok(Ok(response)) => match response.status().as_u16() {
-                status @ 200..=299 => Attempt::Delivered(status),
-                410 => Attempt::Gone,
-                status => Attempt::Failed { status: Some(status), error: format!("the receiver answered {status}") },
-            },
-            Ok(Err(e)) => Attempt::Failed { status: None, error: frontdesk_flows::describe_error(&e) },
-            Err(_) => Attempt::Failed { status: None, error: format!("timed out after {} s", SEND_TIMEOUT.as_secs()) },
+        let timed_out = || format!("timed out after {} s", SEND_TIMEOUT.as_secs());
+        // One deadline for the answer and the start of its body.
+        let answered = tokio::time::timeout(SEND_TIMEOUT, async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            Ok::<_, reqwest::Error>((status, read_excerpt(response).await))
+        });
+        match answered.await {
+            Ok(Ok((status @ 200..=299, response))) => Attempt::Delivered(status, response),
+            Ok(Ok((410, response))) => Attempt::Gone(response),
+            Ok(Ok((status, response))) => {
+                Attempt::Failed { status: Some(status), error: format!("the receiver answered {status}"), response }
+            }
+            Ok(Err(e)) => Attempt::Failed { status: None, error: frontdesk_flows::describe_error(&e), response: None },
+            Err(_) => Attempt::Failed { status: None, error: timed_out(), response: None },
         }
     }
 
@@ -443,6 +468,7 @@ pub fn pending_delivery(
         last_attempt_at: None,
         last_status_code: None,
         last_error: None,
+        last_response: None,
         created_at: now,
         updated_at: now,
     }

@@ -2207,6 +2207,7 @@ fn delivery_value(
         last_attempt_at: None,
         last_status_code: None,
         last_error: None,
+        last_response: None,
         created_at: now,
         updated_at: now,
     }
@@ -2310,6 +2311,7 @@ async fn webhooks(c: &Ctx, w: &World) {
     done.last_attempt_at = Some(at);
     done.last_status_code = Some(204);
     done.last_error = None;
+    done.last_response = Some("{\"received\": true, \"note\": \"ünïcödé\"}".to_owned());
     done.updated_at = at;
     ok(s.update_webhook_delivery(&done).await, "record the attempt");
     assert_eq!(ok(s.get_webhook_delivery(w.org_a.id, d1.id).await, "read back"), done);
@@ -2319,6 +2321,7 @@ async fn webhooks(c: &Ctx, w: &World) {
     retry.next_attempt_at = Some(at);
     retry.last_status_code = Some(500);
     retry.last_error = Some("HTTP 500".to_owned());
+    retry.last_response = Some("Internal Server Error".to_owned());
     ok(s.update_webhook_delivery(&retry).await, "a failed attempt, due again now");
     let far = at.plus_seconds(3600);
     assert_eq!(mine(ok(s.claim_webhook_deliveries(at, far, 500).await, "released")), vec![d2.id]);

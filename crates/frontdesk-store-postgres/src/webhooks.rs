@@ -7,7 +7,7 @@ use frontdesk_crypto::fields::{self, Seal};
 const ENDPOINT_COLS: &str = "id, org_id, url, description, event_types, secret, previous_secret, \
      previous_secret_expires_at, enabled, disabled_reason, created_at, updated_at";
 const DELIVERY_COLS: &str = "id, org_id, endpoint_id, event_id, event_type, payload, status, attempts, \
-     next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_error, created_at, updated_at";
+     next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_error, last_response, created_at, updated_at";
 
 fn endpoint_from_row(seal: Seal<'_>, row: &PgRow) -> StoreResult<WebhookEndpoint> {
     let names: Vec<String> = json_at(row, "event_types")?;
@@ -46,6 +46,7 @@ fn delivery_from_row(row: &PgRow) -> StoreResult<WebhookDelivery> {
         last_attempt_at: opt_ts_at(row, "last_attempt_at")?,
         last_status_code: get(row, "last_status_code")?,
         last_error: get(row, "last_error")?,
+        last_response: get(row, "last_response")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -149,7 +150,7 @@ impl PgStore {
             // the endpoint must be the delivery's organization's.
             let done = sqlx::query(&format!(
                 "INSERT INTO webhook_deliveries ({DELIVERY_COLS}) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
                  WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND org_id = $2) \
                  ON CONFLICT (endpoint_id, event_id) WHERE event_id IS NOT NULL DO NOTHING"
             ))
@@ -166,6 +167,7 @@ impl PgStore {
             .bind(d.last_attempt_at.map(|t| t.0))
             .bind(d.last_status_code)
             .bind(&d.last_error)
+            .bind(&d.last_response)
             .bind(d.created_at.0)
             .bind(d.updated_at.0)
             .execute(&mut *tx)
@@ -241,8 +243,8 @@ impl PgStore {
     pub(crate) async fn update_webhook_delivery_row(&self, d: &WebhookDelivery) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
-             first_attempt_at = $4, last_attempt_at = $5, last_status_code = $6, last_error = $7, updated_at = $8 \
-             WHERE id = $9 AND org_id = $10",
+             first_attempt_at = $4, last_attempt_at = $5, last_status_code = $6, last_error = $7, last_response = $8, \
+             updated_at = $9 WHERE id = $10 AND org_id = $11",
         )
         .bind(d.status.as_str())
         .bind(d.attempts)
@@ -251,6 +253,7 @@ impl PgStore {
         .bind(d.last_attempt_at.map(|t| t.0))
         .bind(d.last_status_code)
         .bind(&d.last_error)
+        .bind(&d.last_response)
         .bind(d.updated_at.0)
         .bind(d.id.0)
         .bind(d.org_id.0)

@@ -7,7 +7,7 @@ use frontdesk_crypto::fields::{self, Seal};
 const ENDPOINT_COLS: &str = "id, org_id, url, description, event_types, secret, previous_secret, \
      previous_secret_expires_at, enabled, disabled_reason, created_at, updated_at";
 const DELIVERY_COLS: &str = "id, org_id, endpoint_id, event_id, event_type, payload, status, attempts, \
-     next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_error, created_at, updated_at";
+     next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_error, last_response, created_at, updated_at";
 
 fn endpoint_from_row(seal: Seal<'_>, row: &SqliteRow) -> StoreResult<WebhookEndpoint> {
     let names: Vec<String> = json_at(row, "event_types")?;
@@ -46,6 +46,7 @@ fn delivery_from_row(row: &SqliteRow) -> StoreResult<WebhookDelivery> {
         last_attempt_at: opt_ts_at(row, "last_attempt_at")?,
         last_status_code: get(row, "last_status_code")?,
         last_error: get(row, "last_error")?,
+        last_response: get(row, "last_response")?,
         created_at: ts_at(row, "created_at")?,
         updated_at: ts_at(row, "updated_at")?,
     })
@@ -149,7 +150,7 @@ impl SqliteStore {
             // unique index; the endpoint must be the delivery's organization's.
             let done = sqlx::query(&format!(
                 "INSERT OR IGNORE INTO webhook_deliveries ({DELIVERY_COLS}) \
-                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
                  WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ? AND org_id = ?)"
             ))
             .bind(id(d.id.0))
@@ -165,6 +166,7 @@ impl SqliteStore {
             .bind(d.last_attempt_at.map(|t| t.0))
             .bind(d.last_status_code)
             .bind(&d.last_error)
+            .bind(&d.last_response)
             .bind(d.created_at.0)
             .bind(d.updated_at.0)
             .bind(id(d.endpoint_id.0))
@@ -244,7 +246,7 @@ impl SqliteStore {
     pub(crate) async fn update_webhook_delivery_row(&self, d: &WebhookDelivery) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL, \
-             first_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?, updated_at = ? \
+             first_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?, last_response = ?, updated_at = ? \
              WHERE id = ? AND org_id = ?",
         )
         .bind(d.status.as_str())
@@ -254,6 +256,7 @@ impl SqliteStore {
         .bind(d.last_attempt_at.map(|t| t.0))
         .bind(d.last_status_code)
         .bind(&d.last_error)
+        .bind(&d.last_response)
         .bind(d.updated_at.0)
         .bind(id(d.id.0))
         .bind(id(d.org_id.0))

@@ -589,6 +589,8 @@ export interface WebhookDelivery {
   last_attempt_at: string | null;
   last_status_code: number | null;
   last_error: string | null;
+  /** The start of the receiver's last answer (at most 1 KiB). */
+  last_response: string | null;
   payload: unknown;
   created_at: string;
 }

@@ -66,7 +66,13 @@ impl Receiver {
                         body,
                     });
                     let status = state.script.lock().expect("lock").pop_front().unwrap_or(204);
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                    // A failure explains itself at length, as real receivers do; a 204 says nothing.
+                    let said = if status == 204 {
+                        String::new()
+                    } else {
+                        format!("receiver says {status}: {}", "why ".repeat(500))
+                    };
+                    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), said)
                 }
             }),
         );
@@ -257,6 +263,9 @@ async fn events_signed_and_retried(server: &TestServer) {
     let delivery = test.body["id"].as_str().unwrap_or_default().to_owned();
     let failed = wait_for_delivery(&owner, &org, &delivery, |d| d["attempts"] == 1).await;
     assert_eq!((failed["status"].as_str(), failed["last_status_code"].as_i64()), (Some("pending"), Some(500)));
+    let said = failed["last_response"].as_str().unwrap_or_default();
+    assert!(said.starts_with("receiver says 500: why why"), "the start of the answer is kept: {failed}");
+    assert!(said.ends_with('…') && said.len() <= 1024 + '…'.len_utf8(), "at most 1 KiB of it: {}", said.len());
     let due = failed["next_attempt_at"].as_str().and_then(Timestamp::parse_rfc3339).expect("a next attempt");
     assert!(due > server.clock.now() && due <= server.clock.now().plus_seconds(5), "first retry within 5 s: {due:?}");
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -264,6 +273,7 @@ async fn events_signed_and_retried(server: &TestServer) {
     server.clock.advance_seconds(6);
     let ok = wait_for_delivery(&owner, &org, &delivery, |d| d["status"] == "succeeded").await;
     assert_eq!((ok["attempts"].as_i64(), ok["last_status_code"].as_i64()), (Some(2), Some(204)));
+    assert!(ok["last_response"].is_null(), "a 204 has nothing to say, and the 500's words are gone: {ok}");
     let attempts: Vec<Received> = receiver.all().into_iter().skip(before).collect();
     assert_eq!(attempts.len(), 2);
     assert_eq!(

@@ -295,7 +295,15 @@ function DeliveryLog({
               <td>
                 <span class={d.status === 'succeeded' ? 'badge verified' : 'badge'}>{deliveryStatusLabel(d)}</span>
               </td>
-              <td>{responseSummary(d)}</td>
+              <td>
+                {responseSummary(d)}
+                {d.last_response && (
+                  <details class="response-body">
+                    <summary>Answer</summary>
+                    <pre>{d.last_response}</pre>
+                  </details>
+                )}
+              </td>
               <td>{d.attempts}</td>
               <td>{d.next_attempt_at ? formatDateTime(d.next_attempt_at) : '—'}</td>
               <td>
