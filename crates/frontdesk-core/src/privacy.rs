@@ -60,6 +60,8 @@ pub struct ErasureCounts {
     pub notes: u64,
     pub unanswered_questions: u64,
     pub scenario_runs: u64,
+    /// Outgoing webhook deliveries of the visitor's events (their payloads carry what was said).
+    pub webhook_deliveries: u64,
 }
 
 impl ErasureCounts {
@@ -71,6 +73,7 @@ impl ErasureCounts {
         self.notes += other.notes;
         self.unanswered_questions += other.unanswered_questions;
         self.scenario_runs += other.scenario_runs;
+        self.webhook_deliveries += other.webhook_deliveries;
     }
 }
 

@@ -2167,7 +2167,7 @@ async fn shared_rate_limits(c: &Ctx) {
 
 // --- Outgoing webhooks.
 
-fn endpoint_value(c: &Ctx, org: OrgId, url: &str) -> WebhookEndpoint {
+pub(crate) fn endpoint_value(c: &Ctx, org: OrgId, url: &str) -> WebhookEndpoint {
     let now = c.tick();
     WebhookEndpoint {
         id: WebhookEndpointId::generate(c.clk(), c.ent()),
@@ -2185,7 +2185,7 @@ fn endpoint_value(c: &Ctx, org: OrgId, url: &str) -> WebhookEndpoint {
     }
 }
 
-fn delivery_value(
+pub(crate) fn delivery_value(
     c: &Ctx,
     org: OrgId,
     endpoint: WebhookEndpointId,

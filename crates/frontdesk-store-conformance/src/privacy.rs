@@ -2,7 +2,7 @@
 //! one organization), erasing it in one transaction while analytics keep their counts, and the
 //! retention job's batched deletes. Another organization's ids behave as missing ones.
 
-use super::dashboard::{Ctx, World, inbox_ids};
+use super::dashboard::{Ctx, World, delivery_value, endpoint_value, inbox_ids};
 use crate::{not_found, ok};
 use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{InboxFilter, Note, UnansweredQuestion};
@@ -181,6 +181,31 @@ pub(crate) async fn lookup_and_erasure(c: &Ctx, w: &World) {
     assert_eq!(search(c, w, "zx81quokka").await, [conv.id]);
     assert_eq!(search(c, w, "quokka").await.len(), 1, "the prefix-free word is only Bea's");
 
+    // Webhook deliveries of Ada's events carry what she said: erasure takes them; Bea's and a test
+    // event's stay.
+    let endpoint = endpoint_value(c, a, "https://hooks.example.com/privacy");
+    ok(s.create_webhook_endpoint(&endpoint).await, "an endpoint");
+    let (mut ada_event, mut bea_event, mut after) = (None, None, 0);
+    loop {
+        let page = ok(s.outbox_after(after, 1000).await, "outbox");
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for e in &page {
+            let of = e.event.conversation_id();
+            if of == conv.id {
+                ada_event = Some(e.id);
+            } else if of == bea_conv.id {
+                bea_event = Some(e.id);
+            }
+        }
+    }
+    let due = c.tick();
+    let ada_delivery = delivery_value(c, a, endpoint.id, Some(ada_event.expect("an event of Ada's")), due);
+    let bea_delivery = delivery_value(c, a, endpoint.id, Some(bea_event.expect("an event of Bea's")), due);
+    let test_delivery = delivery_value(c, a, endpoint.id, None, due);
+    let three = [ada_delivery.clone(), bea_delivery.clone(), test_delivery.clone()];
+    assert_eq!(ok(s.create_webhook_deliveries(&three).await, "deliveries"), 3);
+
     // Another organization cannot erase it: nothing changes.
     let at = c.tick();
     not_found(s.erase_visitor(b, ada.id, at).await, "erase from another organization");
@@ -195,8 +220,12 @@ pub(crate) async fn lookup_and_erasure(c: &Ctx, w: &World) {
         notes: 1,
         unanswered_questions: 1,
         scenario_runs: 1,
+        webhook_deliveries: 1,
     };
     assert_eq!(counts, expected);
+    not_found(s.get_webhook_delivery(a, ada_delivery.id).await, "the delivery of Ada's event is gone");
+    assert_eq!(ok(s.get_webhook_delivery(a, bea_delivery.id).await, "Bea's delivery"), bea_delivery);
+    assert_eq!(ok(s.get_webhook_delivery(a, test_delivery.id).await, "a test event's delivery"), test_delivery);
 
     let erased = ok(s.get_visitor(site.id, ada.id).await, "the erased visitor");
     assert_eq!(

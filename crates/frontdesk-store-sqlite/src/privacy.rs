@@ -150,6 +150,20 @@ impl SqliteStore {
                 .map_err(map_err)?
                 .rows_affected();
         }
+        // Deliveries whose event is one of these conversations' (the organization's deliveries are
+        // few — finished ones are kept 30 days — and each is matched to its event by key).
+        counts.webhook_deliveries = sqlx::query(&format!(
+            "DELETE FROM webhook_deliveries WHERE org_id = ? AND event_id IS NOT NULL AND EXISTS \
+             (SELECT 1 FROM outbox o WHERE o.id = webhook_deliveries.event_id \
+              AND o.conversation_id IN ({VISITOR_CONVERSATIONS}))"
+        ))
+        .bind(id(org_id.0))
+        .bind(id(visitor_id.0))
+        .bind(id(org_id.0))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
         counts.visitor_events = sqlx::query("DELETE FROM visitor_events WHERE visitor_id = ? AND site_id = ?")
             .bind(id(visitor_id.0))
             .bind(id(site_id))
