@@ -16,7 +16,7 @@ import {
 import { canOpen, formatRoute, parseRoute } from '../src/app/router';
 import type { ErasureCounts, VisitorExport } from '../src/app/types';
 
-const zero: ErasureCounts = { conversations: 0, messages: 0, ratings: 0, visitor_events: 0, notes: 0, unanswered_questions: 0, scenario_runs: 0 };
+const zero: ErasureCounts = { conversations: 0, messages: 0, ratings: 0, visitor_events: 0, notes: 0, unanswered_questions: 0, scenario_runs: 0, webhook_deliveries: 0 };
 
 describe('who may export and erase', () => {
   it('is owners and admins (manage_privacy), not members', () => {
@@ -98,6 +98,7 @@ describe('results', () => {
       '0 notes',
       '0 unanswered questions',
       '0 scenario runs',
+      '0 webhook deliveries',
     ]);
     expect(erasureSummary(['v1'], counts)).toBe('Erased 1 visitor. 2 conversations kept without their content.');
     expect(erasureSummary(['v1', 'v2'], { ...zero, conversations: 1 })).toBe('Erased 2 visitors. 1 conversation kept without their content.');

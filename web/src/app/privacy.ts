@@ -47,6 +47,7 @@ export const ERASED_ITEMS = [
   "agents' private notes on their conversations",
   'unanswered questions they asked',
   'bot scenario runs and what they collected',
+  'the outgoing webhook deliveries of their conversations',
   'their identity: name, email, user id, language',
 ] as const;
 
@@ -77,6 +78,7 @@ const COUNT_LABELS: [keyof ErasureCounts, string, string][] = [
   ['notes', 'note', 'notes'],
   ['unanswered_questions', 'unanswered question', 'unanswered questions'],
   ['scenario_runs', 'scenario run', 'scenario runs'],
+  ['webhook_deliveries', 'webhook delivery', 'webhook deliveries'],
 ];
 
 /** "3 messages", "1 rating", … for what an erasure deleted (zeros included, so nothing is hidden). */

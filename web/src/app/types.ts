@@ -606,6 +606,7 @@ export interface ErasureCounts {
   notes: number;
   unanswered_questions: number;
   scenario_runs: number;
+  webhook_deliveries: number;
 }
 
 export interface EraseResult {
