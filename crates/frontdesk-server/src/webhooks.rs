@@ -37,6 +37,9 @@ pub const SECRET_PREFIX: &str = "whsec_";
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 /// One attempt gives up after this long.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the start of an answer's body may take once its status has arrived (it only feeds the
+/// delivery log).
+const EXCERPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a claimed delivery is the claiming node's (longer than any attempt).
 const LEASE_SECS: i64 = 30;
 /// How often each node looks for new events and due deliveries (a test event or a
@@ -299,13 +302,15 @@ struct Sender {
 }
 
 /// The start of an answer's body ([`response_excerpt`]): reads at most a little more than the
-/// excerpt keeps, however long the body; a body that breaks off keeps what arrived.
+/// excerpt keeps, however long the body, and for at most [`EXCERPT_TIMEOUT`]; a body that breaks
+/// off or stalls keeps what arrived.
 async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + EXCERPT_TIMEOUT;
     let mut body = Vec::new();
     while body.len() <= RESPONSE_EXCERPT_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            Ok(Ok(None) | Err(_)) | Err(_) => break,
         }
     }
     response_excerpt(&body)
@@ -394,21 +399,28 @@ impl Sender {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(d.payload.clone());
-        let timed_out = || format!("timed out after {} s", SEND_TIMEOUT.as_secs());
-        // One deadline for the answer and the start of its body.
-        let answered = tokio::time::timeout(SEND_TIMEOUT, async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            Ok::<_, reqwest::Error>((status, read_excerpt(response).await))
-        });
-        match answered.await {
-            Ok(Ok((status @ 200..=299, response))) => Attempt::Delivered(status, response),
-            Ok(Ok((410, response))) => Attempt::Gone(response),
-            Ok(Ok((status, response))) => {
-                Attempt::Failed { status: Some(status), error: format!("the receiver answered {status}"), response }
+        let response = match tokio::time::timeout(SEND_TIMEOUT, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                return Attempt::Failed { status: None, error: frontdesk_flows::describe_error(&e), response: None };
             }
-            Ok(Err(e)) => Attempt::Failed { status: None, error: frontdesk_flows::describe_error(&e), response: None },
-            Err(_) => Attempt::Failed { status: None, error: timed_out(), response: None },
+            Err(_) => {
+                let error = format!("timed out after {} s", SEND_TIMEOUT.as_secs());
+                return Attempt::Failed { status: None, error, response: None };
+            }
+        };
+        // The status decides the outcome; the body is only for the log, so a receiver that answers
+        // 2xx and then stalls is not retried (it has the event) — its excerpt is just left out.
+        let status = response.status().as_u16();
+        let said = read_excerpt(response).await;
+        match status {
+            200..=299 => Attempt::Delivered(status, said),
+            410 => Attempt::Gone(said),
+            _ => Attempt::Failed {
+                status: Some(status),
+                error: format!("the receiver answered {status}"),
+                response: said,
+            },
         }
     }
 

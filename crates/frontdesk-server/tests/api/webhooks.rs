@@ -38,6 +38,9 @@ impl Received {
 
 /// A webhook receiver: records each request and answers the next scripted status (204 when
 /// none is left).
+/// A scripted answer: 200 with a body that never finishes.
+const STALLS: u16 = 299;
+
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
@@ -66,13 +69,25 @@ impl Receiver {
                         body,
                     });
                     let status = state.script.lock().expect("lock").pop_front().unwrap_or(204);
+                    if status == STALLS {
+                        // 200 at once, then a body that starts and never ends.
+                        let start =
+                            futures::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"partial")) });
+                        return (
+                            StatusCode::OK,
+                            axum::body::Body::from_stream(futures::StreamExt::chain(start, futures::stream::pending())),
+                        );
+                    }
                     // A failure explains itself at length, as real receivers do; a 204 says nothing.
                     let said = if status == 204 {
                         String::new()
                     } else {
                         format!("receiver says {status}: {}", "why ".repeat(500))
                     };
-                    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), said)
+                    (
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        axum::body::Body::from(said),
+                    )
                 }
             }),
         );
@@ -274,6 +289,7 @@ async fn events_signed_and_retried(server: &TestServer) {
     let ok = wait_for_delivery(&owner, &org, &delivery, |d| d["status"] == "succeeded").await;
     assert_eq!((ok["attempts"].as_i64(), ok["last_status_code"].as_i64()), (Some(2), Some(204)));
     assert!(ok["last_response"].is_null(), "a 204 has nothing to say, and the 500's words are gone: {ok}");
+
     let attempts: Vec<Received> = receiver.all().into_iter().skip(before).collect();
     assert_eq!(attempts.len(), 2);
     assert_eq!(
@@ -288,6 +304,15 @@ async fn events_signed_and_retried(server: &TestServer) {
     assert_eq!(again.status, 202, "{:?}", again.body);
     wait_for_delivery(&owner, &org, &delivery, |d| d["attempts"] == 3 && d["status"] == "succeeded").await;
     assert_eq!(receiver.all().last().map(|r| r.id.clone()), Some(attempts[0].id.clone()));
+
+    // A 200 whose body stalls is delivered (the receiver has the event): not retried, and the log
+    // keeps what arrived.
+    receiver.answer_next(&[STALLS]);
+    let test = owner.post(&format!("/api/app/orgs/{org}/webhooks/{endpoint}/test"), &json!({})).await;
+    let stalled_delivery = test.body["id"].as_str().unwrap_or_default().to_owned();
+    let stalled = wait_for_delivery(&owner, &org, &stalled_delivery, |d| d["attempts"] == 1).await;
+    assert_eq!((stalled["status"].as_str(), stalled["last_status_code"].as_i64()), (Some("succeeded"), Some(200)));
+    assert_eq!(stalled["last_response"], "partial", "{stalled}");
 
     // Rotation: both secrets sign for 24 hours, each signature verifies with one of them.
     let rotated = owner.post(&format!("/api/app/orgs/{org}/webhooks/{endpoint}/secret/rotate"), &json!({})).await;
