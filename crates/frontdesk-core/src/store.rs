@@ -710,4 +710,10 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_head(&self, org_id: OrgId) -> StoreResult<Option<AuditHead>>;
     /// Outbox events with `id > after`, oldest first, at most `limit`.
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Retention, one batch: deletes at most `limit` outbox events with `id <= up_to_id` created
+    /// before `before`, smallest ids first; returns how many. Call again while it reaches `limit`.
+    /// `up_to_id` must be an id `outbox_after` has already returned (every smaller id is settled:
+    /// PostgreSQL then reads ids missing up to it as pruned, not as still to commit). Ids are never
+    /// handed out again, so a later event always has a larger id than any deleted one.
+    async fn prune_outbox(&self, up_to_id: i64, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }

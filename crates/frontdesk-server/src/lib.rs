@@ -191,7 +191,12 @@ pub async fn build_with_realtime(
     let (flows_stop, flows_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(flows.clone().run_timers(flows_stopped));
     let (retention_stop, retention_stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(retention::run(chat.clone(), config.retention_interval_secs, retention_stopped));
+    tokio::spawn(retention::run(
+        chat.clone(),
+        config.retention_interval_secs,
+        hub.config().resume_window_events,
+        retention_stopped,
+    ));
     let webhooks = Arc::new(webhooks::Webhooks::new(
         chat.store.clone(),
         chat.clock.clone(),

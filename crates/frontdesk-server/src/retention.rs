@@ -1,7 +1,8 @@
 //! The retention job: on every node, each `retention_interval_secs`, deletes per site the
 //! conversations (and visitor events, and visitors left with nothing) older than the site's
-//! `retention_days`. One node of several does a given pass: it claims it by compare-and-set of
-//! `retention.last_run` on the injected clock's time.
+//! `retention_days`, then finished webhook deliveries older than 30 days and outbox events that
+//! every reader is done with. One node of several does a given pass: it claims it by
+//! compare-and-set of `retention.last_run` on the injected clock's time.
 
 use frontdesk_core::chat::Chat;
 use frontdesk_core::privacy::RetentionCounts;
@@ -13,12 +14,22 @@ use std::time::Duration;
 pub const LAST_RUN_SETTING: &str = "retention.last_run";
 /// How long finished webhook deliveries stay in the delivery log.
 const WEBHOOK_LOG_DAYS: i64 = 30;
+/// Outbox events younger than this always stay. Readers (each node's hub, the webhook dispatcher,
+/// the notifier) are normally seconds behind the head: one a week behind is broken anyway, and a
+/// week is margin for a long outage.
+const OUTBOX_KEEP_DAYS: i64 = 7;
 /// Rows deleted per transaction: a large backlog never holds the database for long.
 const BATCH: u32 = 500;
 const DAY_MS: i64 = 86_400_000;
 
-/// Runs the job until `stop` says so.
-pub async fn run(chat: Chat, interval_secs: u64, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Runs the job until `stop` says so. `resume_window_events` is the realtime setting of the same
+/// name: the outbox keeps that many ids below its head for agents' resumes.
+pub async fn run(
+    chat: Chat,
+    interval_secs: u64,
+    resume_window_events: i64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(interval_secs)) => {}
@@ -27,7 +38,7 @@ pub async fn run(chat: Chat, interval_secs: u64, mut stop: tokio::sync::watch::R
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = run_once(&chat, interval_secs).await {
+        if let Err(e) = run_once(&chat, interval_secs, resume_window_events).await {
             tracing::warn!(error = %e, "the retention job could not run");
         }
     }
@@ -35,7 +46,11 @@ pub async fn run(chat: Chat, interval_secs: u64, mut stop: tokio::sync::watch::R
 
 /// One pass, if this node claims it: `None` when the last pass is less than an interval ago
 /// (this node's or another's). Returns what it deleted per site.
-pub async fn run_once(chat: &Chat, interval_secs: u64) -> Result<Option<Vec<(SiteId, RetentionCounts)>>, StoreError> {
+pub async fn run_once(
+    chat: &Chat,
+    interval_secs: u64,
+    resume_window_events: i64,
+) -> Result<Option<Vec<(SiteId, RetentionCounts)>>, StoreError> {
     let now = chat.clock.now();
     let last = chat.store.get_or_init_setting(LAST_RUN_SETTING, "0").await?;
     let last_ms: i64 = last.trim().parse().unwrap_or(0);
@@ -75,5 +90,38 @@ pub async fn run_once(chat: &Chat, interval_secs: u64) -> Result<Option<Vec<(Sit
     // Webhook deliveries that finished long ago: the log keeps 30 days.
     let before = Timestamp(now.millis().saturating_sub(WEBHOOK_LOG_DAYS * DAY_MS));
     while chat.store.prune_webhook_deliveries(before, BATCH).await? == u64::from(BATCH) {}
+    let pruned = prune_outbox(chat, now, resume_window_events).await?;
+    if pruned > 0 {
+        // Housekeeping, not tenant data: logged, not audited.
+        tracing::info!(events = pruned, "retention pruned the outbox");
+    }
     Ok(Some(done))
+}
+
+/// Deletes the outbox events older than [`OUTBOX_KEEP_DAYS`] that the webhook dispatcher has
+/// enqueued and that lie more than the resume window below the head; returns how many.
+async fn prune_outbox(chat: &Chat, now: Timestamp, resume_window_events: i64) -> Result<u64, StoreError> {
+    // Only what the dispatcher has enqueued: a node back after downtime still dispatches the rest.
+    // (The notifier is not waited for: it skips events older than a minute anyway.)
+    let cursor = chat.store.get_or_init_setting(crate::webhooks::CURSOR_KEY, "0").await?;
+    let Ok(dispatched) = cursor.trim().parse::<i64>() else {
+        tracing::warn!(cursor = %cursor, "the webhook cursor is not a number; the outbox is not pruned");
+        return Ok(0);
+    };
+    // An agent resuming from an offset within the window replays from the outbox (`ws.rs`); an
+    // older offset gets `reset` and reads nothing from it.
+    let head = frontdesk_realtime::hub::outbox_head(&*chat.store).await?;
+    let up_to = dispatched.min(head.saturating_sub(resume_window_events.max(0)));
+    if up_to <= 0 {
+        return Ok(0);
+    }
+    let before = Timestamp(now.millis().saturating_sub(OUTBOX_KEEP_DAYS * DAY_MS));
+    let mut total = 0;
+    loop {
+        let deleted = chat.store.prune_outbox(up_to, before, BATCH).await?;
+        total += deleted;
+        if deleted < u64::from(BATCH) {
+            return Ok(total);
+        }
+    }
 }

@@ -89,6 +89,7 @@ pub async fn run_dashboard_seeded(store: Arc<dyn Store>, seed: u64) {
     limits(&c).await;
     crate::privacy::lookup_and_erasure(&c, &w).await;
     crate::privacy::retention(&c, &w).await;
+    crate::privacy::outbox_pruning(&c).await;
 }
 
 pub(crate) struct Ctx {

@@ -4,13 +4,16 @@
 
 use super::dashboard::{Ctx, World, delivery_value, endpoint_value, inbox_ids};
 use crate::{not_found, ok};
+use frontdesk_core::events::OutboxEvent;
 use frontdesk_core::ids::*;
 use frontdesk_core::inbox::{InboxFilter, Note, UnansweredQuestion};
 use frontdesk_core::model::*;
+use frontdesk_core::plans::Plan;
+use frontdesk_core::ports::FixedClock;
 use frontdesk_core::privacy::{ErasureCounts, RetentionCounts, VisitorLookup};
 use frontdesk_core::scenarios::{FlowState, Scenario};
 use frontdesk_core::status::ConversationStatus::{Active, Escalated};
-use frontdesk_core::store::StoreError;
+use frontdesk_core::store::{Store, StoreError};
 use frontdesk_core::time::Timestamp;
 use serde_json::json;
 
@@ -322,4 +325,83 @@ pub(crate) async fn retention(c: &Ctx, w: &World) {
     assert_eq!(total, RetentionCounts { conversations: 2, visitor_events: 1, visitors: 2 });
     assert!(matches!(s.get_visitor(site.id, old_visitor.id).await, Err(StoreError::NotFound)));
     assert_eq!(c.conversation_of(a, elsewhere.id).await.id, elsewhere.id, "another site's retention is its own");
+}
+
+/// The retention job's outbox pruning: only events at or below the id bound and older than the
+/// time cut go, smallest ids first, at most the limit; readers then see exactly the rest, ids are
+/// never handed out again, and a delivery of a pruned event is still erased with its visitor.
+///
+/// Its events are stamped twenty years before anything else the chapters write (a database may
+/// hold other data, and the chapter runs twice on one), and every cut is within that era, so
+/// nothing else is ever old enough to go.
+pub(crate) async fn outbox_pruning(c: &Ctx) {
+    let era = crate::START_MS - 20 * 365 * 86_400_000;
+    let old = Ctx {
+        store: c.store.clone(),
+        clock: std::sync::Arc::new(FixedClock::at(era)),
+        entropy: c.entropy.clone(),
+        tag: c.tag.clone(),
+    };
+    let end_of_era = Timestamp(era + 86_400_000);
+    let s = old.s();
+    let org = old.org("Pruned", Plan::Free, 0).await;
+    let site = old.site(org.id, "Pruned").await;
+    let visitor = old.visitor(site.id, None, None).await;
+    let conv = old.conversation(&site, visitor.id).await;
+    for i in 1..=6 {
+        old.say(org.id, conv.id, AuthorKind::Visitor, None, &format!("pruned {i}"), None).await;
+    }
+    let events = outbox_of(s, org.id).await;
+    assert_eq!(events.len(), 7, "conversation.created and six messages: {events:?}");
+    let id = |i: usize| events[i].id;
+    let at = |i: usize| events[i].created_at;
+    assert!(events.windows(2).all(|w| w[0].id < w[1].id && w[0].created_at < w[1].created_at));
+    let endpoint = endpoint_value(&old, org.id, "https://hooks.example.com/pruned");
+    ok(s.create_webhook_endpoint(&endpoint).await, "an endpoint");
+    let delivery = delivery_value(&old, org.id, endpoint.id, Some(id(0)), old.tick());
+    assert_eq!(ok(s.create_webhook_deliveries(std::slice::from_ref(&delivery)).await, "a delivery"), 1);
+
+    assert_eq!(ok(s.prune_outbox(id(6), at(0), 100).await, "nothing older than the cut"), 0);
+    assert_eq!(ok(s.prune_outbox(id(1), end_of_era, 100).await, "up to the second id"), 2);
+    assert_eq!(outbox_of(s, org.id).await, events[2..], "ids above the bound stay");
+    assert_eq!(ok(s.prune_outbox(id(6), at(4), 1).await, "a batch of one"), 1);
+    assert_eq!(outbox_of(s, org.id).await, events[3..], "the smallest id went first");
+    assert_eq!(ok(s.prune_outbox(id(6), at(4), 100).await, "the rest before the cut"), 1);
+    let survivors = outbox_of(s, org.id).await;
+    assert_eq!(survivors, events[4..], "events from the cut on stay");
+    // Read from below the pruned ids, as a reader far behind would: exactly the survivors.
+    let page = ok(s.outbox_after(id(0) - 1, 1000).await, "outbox after pruning");
+    let mine: Vec<_> = page.into_iter().filter(|e| e.org_id == org.id).collect();
+    assert_eq!(mine, survivors);
+
+    // Ids are never handed out again, not even once the newest events are gone too.
+    old.say(org.id, conv.id, AuthorKind::Visitor, None, "after pruning", None).await;
+    let newer = outbox_of(s, org.id).await.last().map_or(0, |e| e.id);
+    assert!(newer > id(6), "a later event gets a larger id: {newer} after {}", id(6));
+    assert_eq!(ok(s.prune_outbox(newer, end_of_era, 100).await, "every event of the era"), 4);
+    assert!(outbox_of(s, org.id).await.is_empty());
+    old.say(org.id, conv.id, AuthorKind::Visitor, None, "after pruning everything", None).await;
+    let newest = outbox_of(s, org.id).await;
+    assert!(newest.len() == 1 && newest[0].id > newer, "{newest:?} after {newer}");
+
+    // The delivery of a pruned event still goes with its visitor.
+    let counts = ok(s.erase_visitor(org.id, visitor.id, old.tick()).await, "erase");
+    assert_eq!(counts.webhook_deliveries, 1, "{counts:?}");
+    not_found(s.get_webhook_delivery(org.id, delivery.id).await, "the delivery of the pruned event");
+
+    // Nothing of this run stays for the next one on the same database.
+    ok(s.delete_webhook_endpoint(org.id, endpoint.id).await, "delete the endpoint");
+    assert_eq!(ok(s.prune_outbox(newest[0].id, end_of_era, 100).await, "clean up"), 1);
+}
+
+/// Every outbox event of the organization, oldest first.
+async fn outbox_of(s: &dyn Store, org: OrgId) -> Vec<OutboxEvent> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = ok(s.outbox_after(after, 1000).await, "outbox");
+        let Some(last) = page.last().map(|e| e.id) else { return out };
+        after = last;
+        out.extend(page.into_iter().filter(|e| e.org_id == org));
+    }
 }

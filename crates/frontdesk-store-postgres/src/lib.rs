@@ -7,6 +7,7 @@
 //! reader that has seen id `n` never later finds a smaller id committing, `outbox_after` returns a
 //! range only once every id below its last row is settled: committed, or never to be (it waits
 //! for the running transaction holding a missing id, with a rolled-back probe insert of that id).
+//! Ids up to `outbox_pruned.up_to` that are missing were deleted by retention, not holes.
 //! Writers never wait for each other, so commits (and their WAL flushes) are grouped.
 //!
 //! Times are Unix milliseconds (BIGINT), JSON is JSONB, ids are `uuid`.
@@ -1320,6 +1321,26 @@ impl Store for PgStore {
         rating_from_row(&row)
     }
 
+    async fn prune_outbox(&self, up_to_id: i64, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        // The primary key's range, from its start: the oldest events come first. In the same
+        // statement the pruned mark moves up to the largest id deleted (see `outbox_after`).
+        let deleted: i64 = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+               WHERE id <= $1 AND created_at < $2 ORDER BY id LIMIT $3) RETURNING id), \
+             mark AS (INSERT INTO outbox_pruned (singleton, up_to) \
+               SELECT TRUE, max(id) FROM gone HAVING count(*) > 0 \
+               ON CONFLICT (singleton) DO UPDATE SET up_to = GREATEST(outbox_pruned.up_to, EXCLUDED.up_to)) \
+             SELECT count(*) FROM gone",
+        )
+        .bind(up_to_id)
+        .bind(before.0)
+        .bind(i64::from(limit.clamp(1, 10_000)))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(u64::try_from(deleted).unwrap_or(0))
+    }
+
     async fn prune_webhook_deliveries(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let done = sqlx::query(
             "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
@@ -1723,10 +1744,12 @@ impl Store for PgStore {
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         let limit = effective_limit(limit, 100, 1000);
         let mut conn = self.realtime.acquire().await.map_err(map_err)?;
-        // The rows and, from the same snapshot, the transactions that were still running.
+        // The rows and, from the same snapshot, the transactions that were still running and how
+        // far the outbox was pruned.
         let rows = sqlx::query(
             "SELECT id, org_id, payload, created_at, \
-             ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS running \
+             ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS running, \
+             (SELECT up_to FROM outbox_pruned) AS pruned \
              FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after)
@@ -1735,12 +1758,15 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         let events: Vec<OutboxEvent> = rows.iter().map(outbox_from_row).collect::<StoreResult<_>>()?;
-        let running: Vec<String> = match rows.first() {
-            Some(row) => get(row, "running")?,
-            None => Vec::new(),
+        let (running, pruned): (Vec<String>, Option<i64>) = match rows.first() {
+            Some(row) => (get(row, "running")?, get(row, "pruned")?),
+            None => (Vec::new(), None),
         };
         let Some(last) = events.last().map(|e| e.id) else { return Ok(events) };
-        let holes = holes_in(after, &events);
+        // Ids missing up to the pruned mark were deleted, not handed out to a running transaction:
+        // a reader far behind must not take (and wait for) each of them as a hole.
+        let settled = after.max(pruned.unwrap_or(0));
+        let holes = holes_in(settled, &events);
         if holes.is_empty() || running.is_empty() {
             // Every id up to `last` is committed or will never be: nothing can appear below it.
             return Ok(events);
@@ -1751,7 +1777,7 @@ impl Store for PgStore {
         // already in the index: wait for those holders, and read the range again.
         settle_holes(&mut conn, &holes).await?;
         let events = outbox_range(&mut conn, after, last, limit).await?;
-        if holes_in(after, &events).is_empty() {
+        if holes_in(settled, &events).is_empty() {
             return Ok(events);
         }
         // Still missing: a rolled-back id, or a holder between taking the id and inserting its
@@ -1760,7 +1786,7 @@ impl Store for PgStore {
         if wait_finished(&mut conn, &running).await? {
             return outbox_range(&mut conn, after, last, limit).await;
         }
-        let first_hole = holes_in(after, &events).first().copied().unwrap_or(i64::MAX);
+        let first_hole = holes_in(settled, &events).first().copied().unwrap_or(i64::MAX);
         Ok(events.into_iter().take_while(|e| e.id < first_hole).collect())
     }
 }
@@ -1802,7 +1828,8 @@ async fn wait_finished(conn: &mut PgConnection, xids: &[String]) -> StoreResult<
     }
 }
 
-/// The ids in `(after, last event]` that no event has.
+/// The ids in `(after, last event]` that no event has (events at or below `after`, the survivors
+/// of pruning below its mark, count for nothing).
 fn holes_in(after: i64, events: &[OutboxEvent]) -> Vec<i64> {
     let mut holes = Vec::new();
     // Identity values start at 1.
@@ -1812,7 +1839,7 @@ fn holes_in(after: i64, events: &[OutboxEvent]) -> Vec<i64> {
             holes.push(expected);
             expected += 1;
         }
-        expected = event.id.saturating_add(1);
+        expected = expected.max(event.id.saturating_add(1));
     }
     holes
 }
@@ -1862,6 +1889,8 @@ mod tests {
         assert_eq!(holes_in(3, &[event(6), event(8)]), vec![4, 5, 7]);
         assert_eq!(holes_in(0, &[]), Vec::<i64>::new());
         assert_eq!(holes_in(-5, &[event(2)]), vec![1]);
+        // Past the pruned mark (10): a survivor below it opens no hole.
+        assert_eq!(holes_in(10, &[event(4), event(12), event(13)]), vec![11]);
     }
 
     #[test]

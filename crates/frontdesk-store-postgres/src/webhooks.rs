@@ -147,10 +147,12 @@ impl PgStore {
         let mut inserted = 0;
         for d in deliveries {
             // A second node's copy of the same (endpoint, event) is dropped by the unique index;
-            // the endpoint must be the delivery's organization's.
+            // the endpoint must be the delivery's organization's. The event's conversation is
+            // copied: erasure finds the delivery by it after the event is pruned.
             let done = sqlx::query(&format!(
-                "INSERT INTO webhook_deliveries ({DELIVERY_COLS}) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLS}, conversation_id) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 (SELECT o.conversation_id FROM outbox o WHERE o.id = $4) \
                  WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND org_id = $2) \
                  ON CONFLICT (endpoint_id, event_id) WHERE event_id IS NOT NULL DO NOTHING"
             ))

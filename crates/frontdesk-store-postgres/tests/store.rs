@@ -250,6 +250,56 @@ async fn the_outbox_never_returns_an_id_past_one_that_can_still_commit() {
     drop_schema(&url).await;
 }
 
+/// Ids missing up to the pruned mark were deleted by retention, not handed out to a transaction
+/// that may still commit them: a reader far behind (the notifier's first read from 0, the hub's
+/// head probes) gets the survivors at once while other transactions run, instead of probing and
+/// waiting for every pruned id and then stopping below the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_behind_the_pruned_ids_gets_the_survivors_at_once() {
+    let Some(url) = fresh_database_url("a_reader_behind_the_pruned_ids_gets_the_survivors_at_once").await else {
+        return;
+    };
+    let store = connect(&url).await;
+    let payload = serde_json::to_string(&frontdesk_core::events::DomainEvent::StatusChanged {
+        conversation_id: ConversationId(Uuid::now_v7()),
+        from: ConversationStatus::Active,
+        to: ConversationStatus::Escalated,
+    })
+    .expect("payload");
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connection");
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        // One young event among the old ones: it survives below the mark.
+        let created_at: i64 = if i == 20 { 10_000 } else { 0 };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbox (org_id, conversation_id, kind, payload, created_at) \
+             VALUES (gen_random_uuid(), gen_random_uuid(), 'status_changed', $1::jsonb, $2) RETURNING id",
+        )
+        .bind(&payload)
+        .bind(created_at)
+        .fetch_one(&mut conn)
+        .await
+        .expect("outbox row");
+        ids.push(id);
+    }
+    assert_eq!(store.prune_outbox(ids[39], Timestamp(1), 10_000).await.expect("prune"), 39);
+    let mut busy = sqlx::PgConnection::connect(&url).await.expect("busy connection");
+    sqlx::query("BEGIN").execute(&mut busy).await.expect("begin");
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut busy).await.expect("xid");
+    // A later transaction completes, so snapshots list the busy one as running.
+    store.get_or_init_setting("test.after_busy", "1").await.expect("a later write");
+    let started = std::time::Instant::now();
+    let events = store.outbox_after(0, 100).await.expect("outbox");
+    let read: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let mut survivors = vec![ids[20]];
+    survivors.extend_from_slice(&ids[40..]);
+    assert_eq!(read, survivors);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "no wait: {:?}", started.elapsed());
+    sqlx::query("ROLLBACK").execute(&mut busy).await.expect("rollback");
+    store.close().await;
+    drop_schema(&url).await;
+}
+
 // --- The dashboard's methods (migration 0005), where PostgreSQL has its own SQL: full-text
 // search, the audit log's prefix filter, the backfill of existing rows.
 

@@ -1822,6 +1822,21 @@ impl Store for SqliteStore {
             .map_err(map_err)?;
         rows.iter().map(outbox_from_row).collect()
     }
+
+    async fn prune_outbox(&self, up_to_id: i64, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        // The primary key's range, from its start: the oldest events come first.
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE id <= ? AND created_at < ? ORDER BY id LIMIT ?)",
+        )
+        .bind(up_to_id)
+        .bind(before.0)
+        .bind(i64::from(limit.clamp(1, 10_000)))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
 }
 
 #[cfg(test)]

@@ -150,12 +150,11 @@ impl SqliteStore {
                 .map_err(map_err)?
                 .rows_affected();
         }
-        // Deliveries whose event is one of these conversations' (the organization's deliveries are
-        // few — finished ones are kept 30 days — and each is matched to its event by key).
+        // Deliveries of these conversations' events (the organization's deliveries are few —
+        // finished ones are kept 30 days). By the conversation stored with each: the outbox event
+        // itself may be pruned already.
         counts.webhook_deliveries = sqlx::query(&format!(
-            "DELETE FROM webhook_deliveries WHERE org_id = ? AND event_id IS NOT NULL AND EXISTS \
-             (SELECT 1 FROM outbox o WHERE o.id = webhook_deliveries.event_id \
-              AND o.conversation_id IN ({VISITOR_CONVERSATIONS}))"
+            "DELETE FROM webhook_deliveries WHERE org_id = ? AND conversation_id IN ({VISITOR_CONVERSATIONS})"
         ))
         .bind(id(org_id.0))
         .bind(id(visitor_id.0))

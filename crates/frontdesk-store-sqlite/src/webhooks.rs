@@ -147,10 +147,12 @@ impl SqliteStore {
         let mut inserted = 0;
         for d in deliveries {
             // OR IGNORE: a second node's copy of the same (endpoint, event) is dropped by the
-            // unique index; the endpoint must be the delivery's organization's.
+            // unique index; the endpoint must be the delivery's organization's. The event's
+            // conversation is copied: erasure finds the delivery by it after the event is pruned.
             let done = sqlx::query(&format!(
-                "INSERT OR IGNORE INTO webhook_deliveries ({DELIVERY_COLS}) \
-                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+                "INSERT OR IGNORE INTO webhook_deliveries ({DELIVERY_COLS}, conversation_id) \
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+                 (SELECT o.conversation_id FROM outbox o WHERE o.id = ?) \
                  WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ? AND org_id = ?)"
             ))
             .bind(id(d.id.0))
@@ -169,6 +171,7 @@ impl SqliteStore {
             .bind(&d.last_response)
             .bind(d.created_at.0)
             .bind(d.updated_at.0)
+            .bind(d.event_id)
             .bind(id(d.endpoint_id.0))
             .bind(id(d.org_id.0))
             .execute(&mut *tx)

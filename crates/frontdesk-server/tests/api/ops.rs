@@ -640,6 +640,9 @@ impl Store for GatedStore {
     async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
         self.inner.outbox_after(after, limit).await
     }
+    async fn prune_outbox(&self, up_to_id: i64, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.inner.prune_outbox(up_to_id, before, limit).await
+    }
     async fn create_article(&self, article: &Article) -> StoreResult<()> {
         self.inner.create_article(article).await
     }

@@ -3,7 +3,7 @@
 //! on one PostgreSQL schema, connected by the PostgreSQL or the NATS broker.
 
 use crate::support::{AgentClient, OWNER_EMAIL, PASSWORD, SHOP};
-use frontdesk_core::chat::Chat;
+use frontdesk_core::chat::{Chat, StartSession};
 use frontdesk_core::model::{Organization, Site};
 use frontdesk_core::plans::Plan;
 use frontdesk_core::ports::FixedClock;
@@ -11,6 +11,7 @@ use frontdesk_core::roles::Role;
 use frontdesk_core::store::Store;
 use frontdesk_server::env::OsEntropy;
 use frontdesk_server::frontdesk_realtime::{Broker, MemoryBroker, RealtimeConfig};
+use frontdesk_server::webhooks::CURSOR_KEY;
 use frontdesk_server::{Realtime, ServerConfig, admin};
 use frontdesk_store_postgres::PgStore;
 use frontdesk_store_sqlite::{SqliteOptions, SqliteStore};
@@ -75,16 +76,20 @@ fn roomy() -> ServerConfig {
 
 impl Node {
     async fn start(store: Arc<dyn Store>, broker: Arc<dyn Broker>, config: RealtimeConfig) -> Node {
+        Node::start_at(store, broker, config, Arc::new(FixedClock::at(START_MS))).await
+    }
+
+    /// As [`Node::start`], on this clock.
+    async fn start_at(
+        store: Arc<dyn Store>,
+        broker: Arc<dyn Broker>,
+        config: RealtimeConfig,
+        clock: Arc<FixedClock>,
+    ) -> Node {
         let realtime = Realtime { broker, config };
-        let router = frontdesk_server::build_with_realtime(
-            store,
-            roomy(),
-            Arc::new(FixedClock::at(START_MS)),
-            Arc::new(OsEntropy),
-            realtime,
-        )
-        .await
-        .expect("build the router");
+        let router = frontdesk_server::build_with_realtime(store, roomy(), clock, Arc::new(OsEntropy), realtime)
+            .await
+            .expect("build the router");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -446,6 +451,116 @@ async fn an_agent_resumes_from_its_offset_and_gets_reset_when_it_is_too_old() {
     assert!(reset["offset"].as_i64().is_some_and(|o| o > offset));
     assert_eq!(browser.say(&session, "fifth").await.status, 200);
     assert_eq!(agent.next_of("message.created").await["message"]["body"], "fifth", "live after the reset");
+}
+
+/// Every outbox id, oldest first.
+async fn outbox_ids(store: &dyn Store) -> Vec<i64> {
+    let mut ids = Vec::new();
+    loop {
+        let page = store.outbox_after(ids.last().copied().unwrap_or(0), 1000).await.expect("outbox");
+        if page.is_empty() {
+            return ids;
+        }
+        ids.extend(page.iter().map(|e| e.id));
+    }
+}
+
+/// The retention job prunes outbox events older than a week, only those the webhook dispatcher
+/// has enqueued and only below the resume window; an agent resuming within the window still gets
+/// exactly what it missed, and an older offset gets `reset`.
+async fn the_retention_job_prunes_the_outbox(store: Arc<dyn Store>) {
+    const WINDOW: i64 = 3;
+    let world = seed(store.clone()).await;
+    let clock = Arc::new(FixedClock::at(START_MS));
+    let chat = Chat::new(store.clone(), clock.clone(), Arc::new(OsEntropy));
+    let conversation = chat.start_session(&world.site, StartSession::default()).await.expect("session").0.id;
+    let say = |text: String| {
+        let chat = chat.clone();
+        let site = world.site.clone();
+        async move { chat.visitor_message(&site, conversation, &text, None).await.expect("message") }
+    };
+    let pass = || async {
+        clock.advance_seconds(2);
+        frontdesk_server::retention::run_once(&chat, 1, WINDOW).await.expect("the pass").expect("claimed");
+    };
+    // No node runs yet: nothing moves the webhook cursor but this test.
+    for i in 1..=5 {
+        say(format!("old {i}")).await;
+    }
+    let old = outbox_ids(&*store).await;
+    assert_eq!(old.len(), 6, "conversation.created and five messages");
+    // The dispatcher enqueued the first three, then its node went down.
+    let cursor = old[2].to_string();
+    assert_eq!(store.get_or_init_setting(CURSOR_KEY, &cursor).await.expect("cursor"), cursor);
+    clock.advance_seconds(8 * 86_400);
+    for i in 1..=2 {
+        say(format!("recent {i}")).await;
+    }
+    let all = outbox_ids(&*store).await;
+    let (recent, head) = (all[old.len()..].to_vec(), all[all.len() - 1]);
+
+    pass().await;
+    let kept: Vec<i64> = all.iter().copied().filter(|id| *id > old[2]).collect();
+    assert_eq!(outbox_ids(&*store).await, kept, "only what the dispatcher has enqueued goes");
+
+    // The dispatcher catches up: now the resume window is the bound (ids are consecutive on a
+    // fresh database, so an old event is within it).
+    assert!(store.compare_and_set_setting(CURSOR_KEY, &cursor, &head.to_string()).await.expect("cursor"));
+    pass().await;
+    let kept: Vec<i64> = all.iter().copied().filter(|id| *id > head - WINDOW).collect();
+    assert!(kept.contains(&old[5]), "{kept:?}");
+    assert_eq!(outbox_ids(&*store).await, kept, "the last {WINDOW} ids stay for resuming agents");
+
+    // With more recent events the window moves past the old ones: those go, recent ones stay
+    // whatever the bound.
+    for i in 3..=5 {
+        say(format!("recent {i}")).await;
+    }
+    let now = outbox_ids(&*store).await;
+    let head = now[now.len() - 1];
+    let cursor = store.get_or_init_setting(CURSOR_KEY, "0").await.expect("cursor");
+    assert!(store.compare_and_set_setting(CURSOR_KEY, &cursor, &head.to_string()).await.expect("cursor"));
+    pass().await;
+    let survivors = outbox_ids(&*store).await;
+    assert!(recent.iter().all(|id| *id <= head - WINDOW), "the bound passes the first recent events");
+    assert_eq!(survivors[..recent.len()], recent[..], "younger than a week: kept");
+    assert_eq!(survivors.len(), recent.len() + 3, "{survivors:?}");
+
+    // A node on this database: an agent within the window replays what it missed; an offset whose
+    // events may be gone gets `reset`.
+    let config = RealtimeConfig { resume_window_events: WINDOW, ..quick() };
+    let node = Node::start_at(store.clone(), Arc::new(MemoryBroker::new()), config, clock.clone()).await;
+    let owner = node.agent(OWNER_EMAIL).await;
+    let mut agent = Ws::agent(&node, &owner, &format!("?offset={}", head - WINDOW)).await;
+    let mut bodies = Vec::new();
+    loop {
+        let f = agent.next().await;
+        if f["type"] == "resumed" {
+            assert_eq!(f["offset"].as_i64(), Some(head), "{f}");
+            break;
+        }
+        if f["type"] == "message.created" {
+            bodies.push(f["message"]["body"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(bodies, ["recent 3", "recent 4", "recent 5"]);
+    drop(agent);
+    let mut agent = Ws::agent(&node, &owner, &format!("?offset={}", old[2])).await;
+    let reset = agent.next_of("reset").await;
+    assert_eq!(reset["offset"].as_i64(), Some(head), "{reset}");
+}
+
+#[tokio::test]
+async fn the_retention_job_prunes_the_outbox_on_sqlite() {
+    let (store, _dir) = sqlite_store("outbox-pruning").await;
+    the_retention_job_prunes_the_outbox(store).await;
+}
+
+#[tokio::test]
+async fn the_retention_job_prunes_the_outbox_on_postgres() {
+    let Some(url) = frontdesk_testkit::pg::fresh_database_url("realtime::outbox_pruning").await else { return };
+    the_retention_job_prunes_the_outbox(Arc::new(PgStore::connect(&url).await.expect("postgres"))).await;
+    frontdesk_testkit::pg::drop_schema(&url).await;
 }
 
 #[tokio::test]
