@@ -10,11 +10,14 @@ pub enum Ranking {
     /// BM25 only.
     Lexical,
     /// Cosine similarity only (falls back to BM25 when there is no embedder). A chunk's cosine is
-    /// the mean of its whole text's and its best view's (see [`crate::chunk::embedding_views`]).
+    /// the mean of its whole text's and its best view's (see [`crate::chunk::embedding_views`]),
+    /// each taken after part of the site's mean vector is subtracted (`index::Centering`), which
+    /// discounts what every passage of the site has in common.
     Semantic,
-    /// Score fusion: `cosine + lexical_weight × bm25 / best_bm25` (the BM25 score relative to the
-    /// query's best, so the weight means the same for every query and corpus). The cosine of every
-    /// candidate is known (vectors are in memory), so no candidate lacks a semantic score.
+    /// Score fusion: `cosine + lexical_weight × bm25 / best_bm25` (the centered cosine as in
+    /// `Semantic`; the BM25 score relative to the query's best, so the weight means the same for
+    /// every query and corpus). The cosine of every candidate is known (vectors are in memory), so
+    /// no candidate lacks a semantic score.
     Hybrid { lexical_weight: f32 },
     /// Reciprocal rank fusion, `Σ 1 / (k + rank)`, for comparison.
     Rrf { k: f32 },
@@ -41,7 +44,7 @@ pub const LEXICAL_CONFIDENCE_THRESHOLD: f32 = 0.42;
 
 /// How likely the knowledge base answers the query, in [0, 1] (higher is surer), from a retrieval.
 ///
-/// With semantic scores: the best cosine similarity, plus a small bonus when the lexical and semantic
+/// With semantic scores: the best plain (not centered) cosine similarity, plus a small bonus when the lexical and semantic
 /// rankers agree on the best article. Without: the IDF-weighted share of the query's terms that the
 /// best lexical passage contains (`Retrieval::lexical_coverage`), which, unlike a BM25 score, means
 /// the same in a small knowledge base and a large one. No passages: 0.
