@@ -1767,22 +1767,27 @@ impl Store for PgStore {
         // a reader far behind must not take (and wait for) each of them as a hole.
         let settled = after.max(pruned.unwrap_or(0));
         let holes = holes_in(settled, &events);
-        if holes.is_empty() || running.is_empty() {
-            // Every id up to `last` is committed or will never be: nothing can appear below it.
+        if holes.is_empty() {
+            // Every id up to `last` is committed: nothing can appear below it.
             return Ok(events);
         }
         // An id below `last` is missing. It was handed out before `last` was, so before this
-        // snapshot, to a transaction that had already written (see `insert_events`): one of
-        // `running`, or one that is over (the id is lost for good). Most often its row is
-        // already in the index: wait for those holders, and read the range again.
+        // snapshot, to a transaction that had already written (see `insert_events`): one still
+        // running, or one that is over (the id is lost for good). An empty `running` proves
+        // nothing: the snapshot lists only transactions below its xmax (the last finished xid
+        // + 1), and a holder whose xid is newer than the last commit's is above it. Most often
+        // the holder's row is already in the index: wait for it, and read the range again.
         settle_holes(&mut conn, &holes).await?;
         let events = outbox_range(&mut conn, after, last, limit).await?;
         if holes_in(settled, &events).is_empty() {
             return Ok(events);
         }
         // Still missing: a rolled-back id, or a holder between taking the id and inserting its
-        // row. Wait for every transaction that was running at the first read; then the range is
-        // final. If they take too long, return only what is below the first missing id.
+        // row. Wait for every transaction that was running at the first read (the snapshot's,
+        // and those above its xmax, which only the lock table shows); then the range is final.
+        // If they take too long, return only what is below the first missing id.
+        let mut running = running;
+        running.extend(transactions_with_xids(&mut conn).await?);
         if wait_finished(&mut conn, &running).await? {
             return outbox_range(&mut conn, after, last, limit).await;
         }
@@ -1803,6 +1808,18 @@ async fn outbox_range(conn: &mut PgConnection, after: i64, last: i64, limit: i64
     .await
     .map_err(map_err)?;
     rows.iter().map(outbox_from_row).collect()
+}
+
+/// The xids of the transactions running now (each holds the lock on its own xid), whatever the
+/// snapshot's xmax.
+async fn transactions_with_xids(conn: &mut PgConnection) -> StoreResult<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT transactionid::text FROM pg_locks \
+         WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)
 }
 
 /// Waits (at most `SETTLE_WAIT`) until none of these transactions is still running; returns
