@@ -297,13 +297,13 @@ async fn a_reader_behind_the_pruned_ids_gets_the_survivors_at_once() {
     sqlx::query("SELECT pg_current_xact_id()").execute(&mut busy).await.expect("xid");
     // A later transaction completes, so snapshots list the busy one as running.
     store.get_or_init_setting("test.after_busy", "1").await.expect("a later write");
-    let started = std::time::Instant::now();
+    // Taken for holes, the pruned ids would be waited for while the busy transaction runs, and
+    // the read would stop below the first of them: only `ids[20]` (not a timing: the content).
     let events = store.outbox_after(0, 100).await.expect("outbox");
     let read: Vec<i64> = events.iter().map(|e| e.id).collect();
     let mut survivors = vec![ids[20]];
     survivors.extend_from_slice(&ids[40..]);
     assert_eq!(read, survivors);
-    assert!(started.elapsed() < std::time::Duration::from_secs(1), "no wait: {:?}", started.elapsed());
     sqlx::query("ROLLBACK").execute(&mut busy).await.expect("rollback");
     store.close().await;
     drop_schema(&url).await;
