@@ -171,6 +171,16 @@ async fn outbox_row(conn: &mut sqlx::PgConnection, payload: &str) -> i64 {
     row.get("id")
 }
 
+/// An outbox payload the readers can decode.
+fn status_changed_payload() -> String {
+    serde_json::to_string(&frontdesk_core::events::DomainEvent::StatusChanged {
+        conversation_id: ConversationId(Uuid::now_v7()),
+        from: ConversationStatus::Active,
+        to: ConversationStatus::Escalated,
+    })
+    .expect("payload")
+}
+
 /// Outbox ids are not taken in commit order any more (no global lock): a reader must never
 /// return a later id while an earlier one can still commit, or a follower's cursor would pass
 /// it for good. Here a transaction holds id `k` open while `k + 1` commits.
@@ -180,12 +190,7 @@ async fn the_outbox_never_returns_an_id_past_one_that_can_still_commit() {
         return;
     };
     let store = connect(&url).await;
-    let payload = serde_json::to_string(&frontdesk_core::events::DomainEvent::StatusChanged {
-        conversation_id: ConversationId(Uuid::now_v7()),
-        from: ConversationStatus::Active,
-        to: ConversationStatus::Escalated,
-    })
-    .expect("payload");
+    let payload = status_changed_payload();
     let mut holder = sqlx::PgConnection::connect(&url).await.expect("holder connection");
     let mut other = sqlx::PgConnection::connect(&url).await.expect("other connection");
     let mut after = 0;
@@ -269,12 +274,7 @@ async fn a_reader_behind_the_pruned_ids_gets_the_survivors_at_once() {
         return;
     };
     let store = connect(&url).await;
-    let payload = serde_json::to_string(&frontdesk_core::events::DomainEvent::StatusChanged {
-        conversation_id: ConversationId(Uuid::now_v7()),
-        from: ConversationStatus::Active,
-        to: ConversationStatus::Escalated,
-    })
-    .expect("payload");
+    let payload = status_changed_payload();
     let mut conn = sqlx::PgConnection::connect(&url).await.expect("connection");
     let mut ids = Vec::new();
     for i in 0..50 {
