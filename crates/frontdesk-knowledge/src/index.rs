@@ -967,16 +967,7 @@ mod tests {
 
     #[test]
     fn a_view_lifts_a_chunk_by_half_its_margin() {
-        let record = |key: u64| ChunkRecord {
-            key,
-            chunk_id: key.to_string(),
-            article_id: ArticleId(frontdesk_core::ids::Uuid::from_u128(1)),
-            title: String::new(),
-            heading: String::new(),
-            text: String::new(),
-            url: None,
-            locale: "en".into(),
-        };
+        let record = test_record;
         let mut site = SiteData::default();
         // whole chunk 0.2, lead 0.8 → 0.5; whole chunk 0.6, lead 0.4 → 0.6; one vector 0.3 → 0.3.
         site.push(record(1), Some(&[0.2, 0.0, 0.8, 0.0]), 2);
@@ -989,8 +980,9 @@ mod tests {
     }
 
     fn unit(v: &[f32]) -> Vec<f32> {
-        let n = dot(v, v).sqrt();
-        v.iter().map(|x| x / n).collect()
+        let mut v = v.to_vec();
+        crate::embed::l2_normalize(&mut v);
+        v
     }
 
     fn test_record(key: u64) -> ChunkRecord {

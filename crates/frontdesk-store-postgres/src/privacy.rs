@@ -152,6 +152,9 @@ impl PgStore {
             ("notes", &mut counts.notes),
             ("unanswered_questions", &mut counts.unanswered_questions),
             ("conversation_flows", &mut counts.scenario_runs),
+            // Outgoing webhook deliveries of these conversations' events, by the conversation
+            // stored with each: the outbox event itself may be pruned already.
+            ("webhook_deliveries", &mut counts.webhook_deliveries),
         ] {
             *count = sqlx::query(&format!("DELETE FROM {table} WHERE conversation_id IN ({VISITOR_CONVERSATIONS})"))
                 .bind(visitor_id.0)
@@ -161,18 +164,6 @@ impl PgStore {
                 .map_err(map_err)?
                 .rows_affected();
         }
-        // Deliveries of these conversations' events (the organization's deliveries are few —
-        // finished ones are kept 30 days). By the conversation stored with each: the outbox event
-        // itself may be pruned already.
-        counts.webhook_deliveries = sqlx::query(&format!(
-            "DELETE FROM webhook_deliveries WHERE org_id = $2 AND conversation_id IN ({VISITOR_CONVERSATIONS})"
-        ))
-        .bind(visitor_id.0)
-        .bind(org_id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
         counts.visitor_events = sqlx::query("DELETE FROM visitor_events WHERE visitor_id = $1 AND site_id = $2")
             .bind(visitor_id.0)
             .bind(site_id)

@@ -141,6 +141,9 @@ impl SqliteStore {
             ("notes", &mut counts.notes),
             ("unanswered_questions", &mut counts.unanswered_questions),
             ("conversation_flows", &mut counts.scenario_runs),
+            // Outgoing webhook deliveries of these conversations' events, by the conversation
+            // stored with each: the outbox event itself may be pruned already.
+            ("webhook_deliveries", &mut counts.webhook_deliveries),
         ] {
             *count = sqlx::query(&format!("DELETE FROM {table} WHERE conversation_id IN ({VISITOR_CONVERSATIONS})"))
                 .bind(id(visitor_id.0))
@@ -150,19 +153,6 @@ impl SqliteStore {
                 .map_err(map_err)?
                 .rows_affected();
         }
-        // Deliveries of these conversations' events (the organization's deliveries are few —
-        // finished ones are kept 30 days). By the conversation stored with each: the outbox event
-        // itself may be pruned already.
-        counts.webhook_deliveries = sqlx::query(&format!(
-            "DELETE FROM webhook_deliveries WHERE org_id = ? AND conversation_id IN ({VISITOR_CONVERSATIONS})"
-        ))
-        .bind(id(org_id.0))
-        .bind(id(visitor_id.0))
-        .bind(id(org_id.0))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
         counts.visitor_events = sqlx::query("DELETE FROM visitor_events WHERE visitor_id = ? AND site_id = ?")
             .bind(id(visitor_id.0))
             .bind(id(site_id))
