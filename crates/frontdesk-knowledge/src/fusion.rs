@@ -14,21 +14,28 @@ pub enum Ranking {
     /// each taken after part of the site's mean vector is subtracted (`index::Centering`), which
     /// discounts what every passage of the site has in common.
     Semantic,
-    /// Score fusion: `cosine + lexical_weight × bm25 / best_bm25` (the centered cosine as in
-    /// `Semantic`; the BM25 score relative to the query's best, so the weight means the same for
-    /// every query and corpus). The cosine of every candidate is known (vectors are in memory), so
-    /// no candidate lacks a semantic score.
-    Hybrid { lexical_weight: f32 },
+    /// Score fusion over the semantic shortlist: the passages of the `shortlist` best articles by
+    /// cosine (centered, as in `Semantic`) are ordered by `cosine + lexical_weight × bm25 / best_bm25`
+    /// (the BM25 score relative to the query's best, so the weight means the same for every query and
+    /// corpus) and come first; every other passage follows in cosine order. So BM25 re-orders what the
+    /// stronger ranker found and never pushes one of its first `shortlist` articles out: with a
+    /// shortlist of five, the first five articles are exactly the semantic ranker's. `usize::MAX`
+    /// fuses over every candidate. The cosine of every candidate is known (vectors are in memory).
+    Hybrid { lexical_weight: f32, shortlist: usize },
     /// Reciprocal rank fusion, `Σ 1 / (k + rank)`, for comparison.
     Rrf { k: f32 },
 }
 
-/// The default hybrid weight of the relative BM25 score (tuned on the tuning halves of both FAQ sets).
-pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.075;
+/// The default hybrid weight of the relative BM25 score (tuned with the shortlist on the tuning halves
+/// of both FAQ sets, under the rule that the hybrid never falls below the better single ranker there).
+pub const DEFAULT_LEXICAL_WEIGHT: f32 = 0.2;
+
+/// The default semantic shortlist of [`Ranking::Hybrid`], in articles (tuned with the weight).
+pub const DEFAULT_SHORTLIST: usize = 5;
 
 impl Default for Ranking {
     fn default() -> Self {
-        Ranking::Hybrid { lexical_weight: DEFAULT_LEXICAL_WEIGHT }
+        Ranking::Hybrid { lexical_weight: DEFAULT_LEXICAL_WEIGHT, shortlist: DEFAULT_SHORTLIST }
     }
 }
 

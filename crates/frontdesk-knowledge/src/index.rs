@@ -20,7 +20,7 @@ use crate::fusion::Ranking;
 use crate::{KnowledgeError, Result};
 use frontdesk_core::ids::SiteId;
 use frontdesk_core::knowledge::{Article, ArticleId, ArticleStatus, Passage, Retrieval};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tantivy::collector::TopDocs;
@@ -224,6 +224,18 @@ impl Centering {
 /// `1 / sqrt(squared_norm)`, 0 for a vector of (about) no length.
 fn inverse_norm(squared_norm: f32) -> f32 {
     if squared_norm > 1e-12 { 1.0 / squared_norm.sqrt() } else { 0.0 }
+}
+
+/// A candidate passage while a search ranks it.
+struct Scored {
+    chunk: usize,
+    /// Ranked before the others: in the hybrid's semantic shortlist (every candidate when it is
+    /// unbounded; none under the other rankings, which sort by score alone).
+    shortlisted: bool,
+    score: f32,
+    lexical: Option<f32>,
+    /// The plain (not centered) cosine.
+    plain: Option<f32>,
 }
 
 /// A chunk's semantic scores: the plain cosine (for confidence) and the centered one (for ranking).
@@ -767,19 +779,35 @@ impl KnowledgeIndex {
             candidates.entry(i).or_insert((None, None, usize::MAX, usize::MAX)).3 = rank;
         }
         let best_lexical = top_lexical.unwrap_or(0.0);
-        let mut scored: Vec<(usize, f32, Option<f32>, Option<f32>)> = candidates
+        // Hybrid: the articles of the semantic shortlist (the rest is ranked after them, by cosine).
+        let shortlist: Option<HashSet<ArticleId>> = match options.ranking {
+            Ranking::Hybrid { shortlist, .. } if semantic_on && shortlist < usize::MAX => {
+                let mut articles = HashSet::new();
+                for &(i, _) in &semantic {
+                    if articles.len() == shortlist {
+                        break;
+                    }
+                    articles.insert(site.chunks[i].article_id);
+                }
+                Some(articles)
+            }
+            _ => None,
+        };
+        let mut scored: Vec<Scored> = candidates
             .into_iter()
             .map(|(i, (lex, _, lrank, srank))| {
                 let cos = cosines.get(i).copied();
+                let mut shortlisted = false;
                 let score = if !semantic_on {
                     lex.unwrap_or(0.0)
                 } else {
                     match options.ranking {
                         Ranking::Lexical => lex.unwrap_or(0.0),
                         Ranking::Semantic => cos.unwrap_or(0.0),
-                        Ranking::Hybrid { lexical_weight } => {
+                        Ranking::Hybrid { lexical_weight, .. } => {
+                            shortlisted = shortlist.as_ref().is_none_or(|s| s.contains(&site.chunks[i].article_id));
                             let rel = match lex {
-                                Some(l) if best_lexical > 0.0 => l / best_lexical,
+                                Some(l) if best_lexical > 0.0 && shortlisted => l / best_lexical,
                                 _ => 0.0,
                             };
                             cos.unwrap_or(0.0) + lexical_weight * rel
@@ -790,15 +818,17 @@ impl KnowledgeIndex {
                         }
                     }
                 };
-                (i, score, lex, scores.plain.get(i).copied())
+                Scored { chunk: i, shortlisted, score, lexical: lex, plain: scores.plain.get(i).copied() }
             })
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.sort_by(|a, b| {
+            b.shortlisted.cmp(&a.shortlisted).then(b.score.total_cmp(&a.score)).then(a.chunk.cmp(&b.chunk))
+        });
         scored.truncate(options.k);
         let passages = scored
             .into_iter()
-            .map(|(i, score, lex, cos)| {
-                let c = &site.chunks[i];
+            .map(|Scored { chunk, score, lexical: lex, plain: cos, .. }| {
+                let c = &site.chunks[chunk];
                 Passage {
                     chunk_id: c.chunk_id.clone(),
                     article_id: c.article_id,

@@ -16,7 +16,8 @@ mod question_words;
 pub use chunk::{Chunk, chunk_article, chunk_markdown};
 pub use embed::{Embedder, LocalBertEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig};
 pub use fusion::{
-    DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_LEXICAL_WEIGHT, LEXICAL_CONFIDENCE_THRESHOLD, Ranking, confidence,
+    DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_LEXICAL_WEIGHT, DEFAULT_SHORTLIST, LEXICAL_CONFIDENCE_THRESHOLD, Ranking,
+    confidence,
 };
 pub use index::{KnowledgeIndex, SearchOptions};
 

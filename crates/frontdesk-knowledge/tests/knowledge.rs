@@ -8,7 +8,7 @@ use frontdesk_core::knowledge::{Article, ArticleId, ArticleStatus, Retrieval};
 use frontdesk_core::time::Timestamp;
 use frontdesk_knowledge::{
     DEFAULT_CONFIDENCE_THRESHOLD, Embedder, KnowledgeError, KnowledgeIndex, LocalBertEmbedder, OpenAiEmbedder,
-    OpenAiEmbedderConfig, confidence,
+    OpenAiEmbedderConfig, Ranking, SearchOptions, confidence,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -264,6 +264,76 @@ fn prompt_injection_in_an_article_is_just_text() {
     // Query text that looks like syntax is just words.
     assert!(index.search(&s, "refund AND (policy OR \"x\") -- title:*", 5).is_ok());
     assert!(index.search(&s, "", 5).unwrap().passages.is_empty());
+}
+
+/// Each text's vector is set by the `docN` word it contains: `N` times less of a shared direction
+/// (axis 0) plus its own axis, so `doc1` is nearest to the axis-0 question, `doc7` farthest.
+struct ByDocNumber;
+
+impl Embedder for ByDocNumber {
+    fn id(&self) -> &str {
+        "test:by-doc-number"
+    }
+    fn dim(&self) -> usize {
+        8
+    }
+    fn embed(&self, texts: &[&str]) -> frontdesk_knowledge::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let n = (1..8).find(|n| t.contains(&format!("doc{n}"))).unwrap_or(7);
+                let mut v = [0.0f32; 8];
+                v[0] = 2.0 - 0.2 * n as f32;
+                v[n] = 1.0;
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn hybrid_ranking_reorders_the_semantic_shortlist_and_never_pushes_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = KnowledgeIndex::open(dir.path(), Some(Arc::new(ByDocNumber))).unwrap();
+    let s = site(1);
+    let body = |n: u128| match n {
+        // The best BM25 match, semantically the farthest.
+        7 => "doc7 warranty claim: send the warranty claim form with the warranty card.".to_string(),
+        // A good BM25 match inside the semantic shortlist, semantically fifth.
+        5 => "doc5 a warranty claim takes a week.".to_string(),
+        n => format!("doc{n} about something else entirely."),
+    };
+    for n in 1..=7 {
+        index.upsert_article(&published(s, n, &format!("Article {n}"), &body(n))).unwrap();
+    }
+    let mut q = vec![0.0f32; 8];
+    q[0] = 1.0;
+    let search = |ranking| {
+        let options = SearchOptions { k: 20, ranking };
+        ids(&index.search_with(&s, "warranty claim", Some(&q), &options).unwrap())
+    };
+    let art = |n: u128| ArticleId(Uuid::from_u128(n));
+    let dense = search(Ranking::Semantic);
+    let lexical = search(Ranking::Lexical);
+    assert_eq!(lexical[0], art(7), "BM25 prefers doc7: {lexical:?}");
+    assert_eq!(dense[..5], [art(1), art(2), art(3), art(4), art(5)], "the semantic order by construction");
+
+    // BM25 re-orders the shortlist (doc5 moves up) but cannot push its articles out for doc7.
+    let hybrid = search(Ranking::Hybrid { lexical_weight: 1.0, shortlist: 5 });
+    assert_eq!(hybrid[0], art(5), "{hybrid:?}");
+    let mut first_five = hybrid[..5].to_vec();
+    first_five.sort();
+    let mut dense_five = dense[..5].to_vec();
+    dense_five.sort();
+    assert_eq!(first_five, dense_five);
+    assert_eq!(hybrid[5], art(6), "after the shortlist, cosine order: {hybrid:?}");
+    // Fused over every candidate, the same weight lets doc7 in.
+    let unbounded = search(Ranking::Hybrid { lexical_weight: 1.0, shortlist: usize::MAX });
+    assert!(unbounded[..5].contains(&art(7)), "{unbounded:?}");
+    // The default is a shortlist as well.
+    let default = search(Ranking::default());
+    assert!(!default[..5].contains(&art(7)), "{default:?}");
 }
 
 // ---- the OpenAI-compatible embedder against a local server ----
