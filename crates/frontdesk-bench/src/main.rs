@@ -9,6 +9,8 @@
 //! cargo run --release -p frontdesk-bench -- persisted --backend both
 //! ```
 
+mod floor;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::{SinkExt, StreamExt};
@@ -68,6 +70,26 @@ enum Scenario {
         /// Seconds measured per rate (after one second of warm-up).
         #[arg(long, default_value_t = 6)]
         secs: u64,
+    },
+    /// The kernel's floor for `fanout`: the same receivers and rates, written by a bare process that
+    /// does nothing but one `write` per delivery (its CPU is what any server pays at least).
+    Floor {
+        #[arg(long, default_value_t = 1_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 10)]
+        size: usize,
+        /// Deliveries per second, comma-separated.
+        #[arg(long, default_value = "5000,10000,20000,35000,50000")]
+        rates: String,
+        /// Seconds measured per rate (after one second of warm-up).
+        #[arg(long, default_value_t = 6)]
+        secs: u64,
+    },
+    /// The writer process of `floor` (started by it).
+    #[command(hide = true)]
+    FloorWriter {
+        #[arg(long)]
+        connections: usize,
     },
     /// The persisted path: visitors `POST /api/chat/message`, an agent's socket receives it.
     Persisted {
@@ -135,6 +157,10 @@ impl Backend {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Scenario::FloorWriter { connections } = cli.scenario {
+        // Plain threads only: the writer must not carry a runtime's cost.
+        return floor::writer(connections);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.scenario {
@@ -142,6 +168,10 @@ fn main() -> Result<()> {
             Scenario::Fanout { conversations, size, ref rates, secs } => {
                 fanout(&cli.server_bin, conversations, size, &parse_rates(rates)?, secs).await
             }
+            Scenario::Floor { conversations, size, ref rates, secs } => {
+                floor::run(conversations, size, &parse_rates(rates)?, secs).await
+            }
+            Scenario::FloorWriter { .. } => Ok(()),
             Scenario::Soak { backend, minutes, rate, sessions, widgets, every, ref kb } => {
                 let backend = match backend {
                     BackendChoice::Postgres => Backend::Postgres,
