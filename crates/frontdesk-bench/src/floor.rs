@@ -6,7 +6,7 @@
 //! the child's CPU time from `/proc`. Whatever a server does per delivery, it pays at least this
 //! (on loopback, the receiver's side of TCP and its wake-up are charged to the writer).
 
-use super::{Recorder, TICKS_PER_SEC, own_cpu_ticks, proc_cpu_ticks};
+use super::{Recorder, TICKS_PER_SEC, all_opened, own_cpu_ticks, proc_cpu_ticks};
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use std::io::{BufRead, Write};
@@ -116,9 +116,7 @@ pub async fn run(conversations: usize, size: usize, rates: &[u64], secs: u64) ->
         .buffer_unordered(128)
         .collect()
         .await;
-    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-        bail!("opening the receivers failed: {e:#}");
-    }
+    all_opened(&results)?;
     if lines.next_line().await?.as_deref() != Some("ready") {
         bail!("the writer did not accept every connection");
     }

@@ -59,32 +59,10 @@ enum Scenario {
     },
     /// Fan-out: conversations of `size` widget connections, an agent typing into them at rising
     /// delivery rates; end-to-end latency per delivery.
-    Fanout {
-        #[arg(long, default_value_t = 1_000)]
-        conversations: usize,
-        #[arg(long, default_value_t = 10)]
-        size: usize,
-        /// Deliveries per second, comma-separated.
-        #[arg(long, default_value = "5000,10000,20000,35000,50000")]
-        rates: String,
-        /// Seconds measured per rate (after one second of warm-up).
-        #[arg(long, default_value_t = 6)]
-        secs: u64,
-    },
+    Fanout(FanoutShape),
     /// The kernel's floor for `fanout`: the same receivers and rates, written by a bare process that
     /// does nothing but one `write` per delivery (its CPU is what any server pays at least).
-    Floor {
-        #[arg(long, default_value_t = 1_000)]
-        conversations: usize,
-        #[arg(long, default_value_t = 10)]
-        size: usize,
-        /// Deliveries per second, comma-separated.
-        #[arg(long, default_value = "5000,10000,20000,35000,50000")]
-        rates: String,
-        /// Seconds measured per rate (after one second of warm-up).
-        #[arg(long, default_value_t = 6)]
-        secs: u64,
-    },
+    Floor(FanoutShape),
     /// The writer process of `floor` (started by it).
     #[command(hide = true)]
     FloorWriter {
@@ -133,6 +111,21 @@ enum Scenario {
     },
 }
 
+/// The receivers and rates of `fanout` (and of its `floor`).
+#[derive(clap::Args)]
+struct FanoutShape {
+    #[arg(long, default_value_t = 1_000)]
+    conversations: usize,
+    #[arg(long, default_value_t = 10)]
+    size: usize,
+    /// Deliveries per second, comma-separated.
+    #[arg(long, default_value = "5000,10000,20000,35000,50000")]
+    rates: String,
+    /// Seconds measured per rate (after one second of warm-up).
+    #[arg(long, default_value_t = 6)]
+    secs: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendChoice {
     Sqlite,
@@ -165,12 +158,10 @@ fn main() -> Result<()> {
     runtime.block_on(async move {
         match cli.scenario {
             Scenario::Idle { connections, sessions } => idle(&cli.server_bin, connections, sessions).await,
-            Scenario::Fanout { conversations, size, ref rates, secs } => {
-                fanout(&cli.server_bin, conversations, size, &parse_rates(rates)?, secs).await
+            Scenario::Fanout(ref f) => {
+                fanout(&cli.server_bin, f.conversations, f.size, &parse_rates(&f.rates)?, f.secs).await
             }
-            Scenario::Floor { conversations, size, ref rates, secs } => {
-                floor::run(conversations, size, &parse_rates(rates)?, secs).await
-            }
+            Scenario::Floor(ref f) => floor::run(f.conversations, f.size, &parse_rates(&f.rates)?, f.secs).await,
             Scenario::FloorWriter { .. } => Ok(()),
             Scenario::Soak { backend, minutes, rate, sessions, widgets, every, ref kb } => {
                 let backend = match backend {
@@ -444,6 +435,14 @@ fn proc_cpu_ticks(path: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Fails with the first error of opening the receivers, if any.
+fn all_opened(results: &[Result<()>]) -> Result<()> {
+    match results.iter().find_map(|r| r.as_ref().err()) {
+        Some(e) => bail!("opening the receivers failed: {e:#}"),
+        None => Ok(()),
+    }
+}
+
 fn own_cpu_ticks() -> u64 {
     proc_cpu_ticks("/proc/self/stat").unwrap_or(0)
 }
@@ -644,9 +643,7 @@ async fn fanout(bin: &Path, conversations: usize, size: usize, rates: &[u64], se
         .buffer_unordered(128)
         .collect()
         .await;
-    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-        bail!("opening the receivers failed: {e:#}");
-    }
+    all_opened(&results)?;
     println!("opened {} receiving connections in {:.1} s", conversations * size, started.elapsed().as_secs_f64());
     let publisher = agent(&server).await?;
     let (mut sink, mut stream) = publisher.split();
