@@ -6,7 +6,7 @@
 //! the child's CPU time from `/proc`. Whatever a server does per delivery, it pays at least this
 //! (on loopback, the receiver's side of TCP and its wake-up are charged to the writer).
 
-use super::{Recorder, TICKS_PER_SEC, all_opened, own_cpu_ticks, proc_cpu_ticks};
+use super::{Recorder, TICKS_PER_SEC, open_all, own_cpu_ticks, proc_cpu_ticks};
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use std::io::{BufRead, Write};
@@ -95,28 +95,24 @@ pub async fn run(conversations: usize, size: usize, rates: &[u64], secs: u64) ->
 
     let recorder = Arc::new(Recorder::default());
     let delivered = Arc::new(AtomicU64::new(0));
-    let results: Vec<Result<()>> = futures::stream::iter(0..connections)
-        .map(|_| {
-            let (recorder, delivered) = (recorder.clone(), delivered.clone());
-            async move {
-                let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-                tokio::spawn(async move {
-                    let mut frame = [0u8; FRAME];
-                    while socket.read_exact(&mut frame).await.is_ok() {
-                        let mut stamp = [0u8; 8];
-                        stamp.copy_from_slice(&frame[2..10]);
-                        let sent = u64::from_le_bytes(stamp);
-                        recorder.record(Duration::from_nanos(now_nanos().saturating_sub(sent)));
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                });
-                Ok(())
-            }
-        })
-        .buffer_unordered(128)
-        .collect()
-        .await;
-    all_opened(&results)?;
+    open_all(futures::stream::iter(0..connections).map(|_| {
+        let (recorder, delivered) = (recorder.clone(), delivered.clone());
+        async move {
+            let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            tokio::spawn(async move {
+                let mut frame = [0u8; FRAME];
+                while socket.read_exact(&mut frame).await.is_ok() {
+                    let mut stamp = [0u8; 8];
+                    stamp.copy_from_slice(&frame[2..10]);
+                    let sent = u64::from_le_bytes(stamp);
+                    recorder.record(Duration::from_nanos(now_nanos().saturating_sub(sent)));
+                    delivered.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            Ok(())
+        }
+    }))
+    .await?;
     if lines.next_line().await?.as_deref() != Some("ready") {
         bail!("the writer did not accept every connection");
     }

@@ -435,9 +435,10 @@ fn proc_cpu_ticks(path: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Fails with the first error of opening the receivers, if any.
-fn all_opened(results: &[Result<()>]) -> Result<()> {
-    match results.iter().find_map(|r| r.as_ref().err()) {
+/// Opens the receivers, 128 at a time; fails with the first error, if any.
+async fn open_all(opens: impl futures::Stream<Item = impl std::future::Future<Output = Result<()>>>) -> Result<()> {
+    let results: Vec<Result<()>> = opens.buffer_unordered(128).collect().await;
+    match results.into_iter().find_map(Result::err) {
         Some(e) => bail!("opening the receivers failed: {e:#}"),
         None => Ok(()),
     }
@@ -618,32 +619,28 @@ async fn fanout(bin: &Path, conversations: usize, size: usize, rates: &[u64], se
     let recorder = Arc::new(Recorder::default());
     let delivered = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let results: Vec<Result<()>> = futures::stream::iter(0..conversations * size)
-        .map(|i| {
-            let conv = i % conversations;
-            let token = sessions[conv].1.clone();
-            let (server, sent, recorder, delivered) = (&server, sent.clone(), recorder.clone(), delivered.clone());
-            async move {
-                let mut ws = widget(server, &token).await?;
-                tokio::spawn(async move {
-                    while let Some(Ok(message)) = ws.next().await {
-                        if let Message::Text(text) = message
-                            && text.as_str().contains("\"type\":\"typing\"")
-                        {
-                            let now = epoch.elapsed().as_nanos() as u64;
-                            let at = sent[conv].load(Ordering::Acquire);
-                            recorder.record(Duration::from_nanos(now.saturating_sub(at)));
-                            delivered.fetch_add(1, Ordering::Relaxed);
-                        }
+    open_all(futures::stream::iter(0..conversations * size).map(|i| {
+        let conv = i % conversations;
+        let token = sessions[conv].1.clone();
+        let (server, sent, recorder, delivered) = (&server, sent.clone(), recorder.clone(), delivered.clone());
+        async move {
+            let mut ws = widget(server, &token).await?;
+            tokio::spawn(async move {
+                while let Some(Ok(message)) = ws.next().await {
+                    if let Message::Text(text) = message
+                        && text.as_str().contains("\"type\":\"typing\"")
+                    {
+                        let now = epoch.elapsed().as_nanos() as u64;
+                        let at = sent[conv].load(Ordering::Acquire);
+                        recorder.record(Duration::from_nanos(now.saturating_sub(at)));
+                        delivered.fetch_add(1, Ordering::Relaxed);
                     }
-                });
-                Ok(())
-            }
-        })
-        .buffer_unordered(128)
-        .collect()
-        .await;
-    all_opened(&results)?;
+                }
+            });
+            Ok(())
+        }
+    }))
+    .await?;
     println!("opened {} receiving connections in {:.1} s", conversations * size, started.elapsed().as_secs_f64());
     let publisher = agent(&server).await?;
     let (mut sink, mut stream) = publisher.split();
