@@ -114,9 +114,9 @@ enum Scenario {
 /// The receivers and rates of `fanout` (and of its `floor`).
 #[derive(clap::Args)]
 struct FanoutShape {
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = at_least_one)]
     conversations: usize,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = at_least_one)]
     size: usize,
     /// Deliveries per second, comma-separated.
     #[arg(long, default_value = "5000,10000,20000,35000,50000")]
@@ -124,6 +124,14 @@ struct FanoutShape {
     /// Seconds measured per rate (after one second of warm-up).
     #[arg(long, default_value_t = 6)]
     secs: u64,
+}
+
+/// A count that a rate is divided by or a connection index taken modulo: zero is refused up front.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {text:?}")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
