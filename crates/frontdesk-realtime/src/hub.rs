@@ -24,7 +24,7 @@ use frontdesk_core::store::{Store, StoreError};
 use frontdesk_core::{ConversationId, OrgId, UserId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -64,22 +64,57 @@ struct Slot {
     kicked: AtomicBool,
     kick: Notify,
     keys: Keys,
+    /// Set once the connection has caught up ([`Subscription::go_live`]): from then on the hub
+    /// writes its frames straight to it instead of queueing them.
+    live: OnceLock<Live>,
+}
+
+/// Where a live connection's frames go, and what it already has.
+struct Live {
+    outlet: Arc<dyn Outlet>,
+    /// Frames at or below this seq (widget) or offset (agent) were sent by the catch-up.
+    skip_upto: i64,
+}
+
+/// A connection the hub writes to directly: the transport side of a live subscription.
+pub trait Outlet: Send + Sync + 'static {
+    /// Sends one frame (`payload` is its JSON text) now, or buffers what the socket cannot take
+    /// yet. False when the connection's buffer is full: it is then kicked (4008) and resumes.
+    fn offer(&self, payload: &Bytes) -> bool;
 }
 
 impl Slot {
-    /// Queues the event; a full queue kicks the connection (returns false).
+    /// Queues the event, or writes it if the connection is live; a full queue or buffer kicks
+    /// the connection (returns false).
     fn offer(&self, event: &Arc<Event>) -> bool {
         if event.origin == self.id {
             return true;
         }
+        if let Some(live) = self.live.get() {
+            return self.offer_live(live, event);
+        }
         match self.tx.try_send(event.clone()) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.kicked.store(true, Ordering::Release);
-                self.kick.notify_one();
-                false
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => self.kick(),
         }
+    }
+
+    fn offer_live(&self, live: &Live, event: &Event) -> bool {
+        let (frame, position) = match self.keys {
+            Keys::Widget { .. } => (&event.widget, event.seq),
+            Keys::Agent { .. } => (&event.agent, event.offset),
+        };
+        let Some(frame) = frame else { return true };
+        if position.is_some_and(|p| p <= live.skip_upto) || live.outlet.offer(frame) {
+            return true;
+        }
+        self.kick()
+    }
+
+    fn kick(&self) -> bool {
+        self.kicked.store(true, Ordering::Release);
+        self.kick.notify_one();
+        false
     }
 }
 
@@ -402,7 +437,10 @@ impl Hub {
             Keys::Agent { .. } => self.inner.config.agent_send_queue,
         };
         let (tx, rx) = mpsc::channel(capacity);
-        (Arc::new(Slot { id, tx, kicked: AtomicBool::new(false), kick: Notify::new(), keys }), rx)
+        (
+            Arc::new(Slot { id, tx, kicked: AtomicBool::new(false), kick: Notify::new(), keys, live: OnceLock::new() }),
+            rx,
+        )
     }
 
     /// A widget connection's subscription to its conversation (and its organization's presence).
@@ -719,6 +757,29 @@ impl Subscription {
     /// Whether the queue overflowed (the connection must close with 4008).
     pub fn kicked(&self) -> bool {
         self.slot.kicked.load(Ordering::Acquire)
+    }
+
+    /// Switches the connection to direct delivery once it has caught up: what was queued
+    /// meanwhile (after `skip_upto`) is written to `outlet` first, then every new frame as the
+    /// hub delivers it, with no queue and no wake-up of the connection's task. Returns false if
+    /// the connection was kicked (it must close with 4008); [`Subscription::recv`] then yields
+    /// `None`, and nothing else after going live.
+    pub fn go_live(&mut self, skip_upto: i64, outlet: Arc<dyn Outlet>) -> bool {
+        // Under the topics lock no delivery runs: nothing slips between the queue and the outlet.
+        let mut topics = lock(&self.hub.topics);
+        if self.kicked() {
+            return false;
+        }
+        let live = Live { outlet, skip_upto };
+        while let Ok(event) = self.rx.try_recv() {
+            if event.origin != self.slot.id && !self.slot.offer_live(&live, &event) {
+                topics.remove(&self.slot);
+                return false;
+            }
+        }
+        // Set once per subscription: a second call finds it set and changes nothing.
+        let _ = self.slot.live.set(live);
+        true
     }
 }
 

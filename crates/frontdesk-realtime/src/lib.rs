@@ -20,7 +20,7 @@ pub mod pg;
 
 pub use broker::{Broker, BrokerError, Envelope, MemoryBroker, Signal, connect_broker};
 pub use frames::{EphemeralEvent, Party};
-pub use hub::{Event, Hub, Subscription};
+pub use hub::{Event, Hub, Outlet, Subscription};
 
 use serde::Deserialize;
 

@@ -179,3 +179,63 @@ async fn hubs_sharing_a_broker_share_ephemeral_signals() {
         (Some("thinking"), Some("Searching the help center…"))
     );
 }
+
+/// An outlet that keeps what it is given, and refuses once it holds `room` frames.
+struct Recorder {
+    frames: std::sync::Mutex<Vec<serde_json::Value>>,
+    room: usize,
+}
+
+impl frontdesk_realtime::Outlet for Recorder {
+    fn offer(&self, payload: &bytes::Bytes) -> bool {
+        let mut frames = self.frames.lock().expect("frames");
+        if frames.len() >= self.room {
+            return false;
+        }
+        frames.push(serde_json::from_slice(payload).expect("a JSON frame"));
+        true
+    }
+}
+
+#[tokio::test]
+async fn going_live_hands_the_queue_to_the_outlet_then_writes_each_frame_as_it_is_delivered() {
+    let f = fixture("live").await;
+    let hub = Hub::start(f.chat.store.clone(), Arc::new(MemoryBroker::new()), quick()).await.expect("hub");
+    let (c, _) = f.chat.start_session(&f.site, StartSession::default()).await.expect("session");
+    let mut sub = hub.subscribe_widget(1, f.site.org_id, c.id);
+    // While the connection catches up, three messages are stored and queued for it.
+    for text in ["one", "two", "three"] {
+        f.chat.visitor_message(&f.site, c.id, text, None).await.expect("message");
+    }
+    hub.wake();
+    while hub.cursor() < outbox_head(&*f.chat.store).await.expect("head") {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Its catch-up read sent seq 1 already: the outlet gets 2 and 3 from the queue, in order.
+    let outlet = Arc::new(Recorder { frames: Default::default(), room: 4 });
+    assert!(sub.go_live(1, outlet.clone()), "not kicked");
+    let bodies = |outlet: &Recorder| -> Vec<String> {
+        let frames = outlet.frames.lock().expect("frames");
+        frames.iter().filter_map(|f| f["message"]["body"].as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(bodies(&outlet), ["two", "three"]);
+
+    // Live: the hub writes each new frame to the outlet itself; the queue stays empty.
+    let typing = |on| EphemeralEvent::Typing { from: Party::Agent, user_id: None, on };
+    hub.publish_ephemeral(f.site.org_id, c.id, typing(true));
+    assert_eq!(outlet.frames.lock().expect("frames")[2]["type"], "typing", "written during the publish");
+    f.chat.visitor_message(&f.site, c.id, "four", None).await.expect("message");
+    hub.wake();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while bodies(&outlet).len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the live message reaches the outlet");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(bodies(&outlet), ["two", "three", "four"]);
+
+    // The outlet is full: the next frame kicks the connection, and nothing more is offered.
+    hub.publish_ephemeral(f.site.org_id, c.id, typing(false));
+    assert!(sub.recv().await.is_none(), "kicked: the client must reconnect and resume");
+    hub.publish_ephemeral(f.site.org_id, c.id, typing(true));
+    assert_eq!(outlet.frames.lock().expect("frames").len(), 4);
+}

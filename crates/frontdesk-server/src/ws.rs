@@ -2,8 +2,12 @@
 //!
 //! The socket only carries what follows from the REST API (messages are sent with `POST`); the
 //! protocol is in `docs/protocol.md` and its frames in `frontdesk_realtime::frames`. Each
-//! connection is one task holding the socket, a bounded queue from the hub, a heartbeat timer and
-//! a token bucket for the client's frames.
+//! connection is one task holding the socket, a heartbeat timer and a token bucket for the
+//! client's frames. Until it has caught up, the hub queues its frames; then the hub writes them
+//! straight into the socket ([`link`]), so a live delivery does not wake the task at all.
+
+mod link;
+mod upgrade;
 
 use crate::app_api::Agent;
 use crate::chat_api::{API_KEY_HEADER, SessionCtx, authorize};
@@ -11,7 +15,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
@@ -26,10 +29,19 @@ use frontdesk_core::{ConversationId, OrgId, SiteId, UserId};
 use frontdesk_realtime::frames::{self, ClientFrame, Hello};
 use frontdesk_realtime::hub::ConnectionGuard;
 use frontdesk_realtime::{EphemeralEvent, Event, Party, Subscription, close};
+use futures::{SinkExt, StreamExt};
+use link::{Link, LinkStream};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use upgrade::{Upgrade, Upgraded};
+
+type Socket = WebSocketStream<LinkStream>;
 
 /// The socket's read buffer: client frames are small (typing, read marks), so a small buffer
 /// keeps idle connections cheap. Larger frames still work, up to `max_frame_bytes`.
@@ -188,13 +200,14 @@ impl FromRequestParts<AppState> for AgentAuth {
     }
 }
 
-fn configure(st: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
+fn socket_config(st: &AppState) -> WebSocketConfig {
     let max = st.hub.config().max_frame_bytes;
-    ws.read_buffer_size(READ_BUFFER)
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(max)
-        .max_frame_size(max)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
 }
 
 /// The widget's socket: `?key=pk_…&token=…` (or the usual headers), optionally `&after_seq=N`.
@@ -202,7 +215,7 @@ async fn widget_ws(
     State(st): State<AppState>,
     drain: Option<Extension<Drain>>,
     auth: WidgetAuth,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let initial = auth.after_seq.map(Resume::Seq);
     let who = Who::Widget {
@@ -211,7 +224,7 @@ async fn widget_ws(
         conversation_id: auth.conversation_id,
         generation: auth.generation,
     };
-    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial, drain.map(|Extension(d)| d)))
+    ws.respond(move |io| run(st, io, who, initial, drain.map(|Extension(d)| d)))
 }
 
 /// The dashboard's socket: the login cookie; optionally `?offset=N` or `?live=true`.
@@ -219,7 +232,7 @@ async fn agent_ws(
     State(st): State<AppState>,
     drain: Option<Extension<Drain>>,
     auth: AgentAuth,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let initial = auth.resume.map(Resume::Offset);
     let who = Who::Agent {
@@ -229,7 +242,7 @@ async fn agent_ws(
         handles: auth.handles,
         checked: HashMap::new(),
     };
-    configure(&st, ws).on_upgrade(move |socket| run(st, socket, who, initial, drain.map(|Extension(d)| d)))
+    ws.respond(move |io| run(st, io, who, initial, drain.map(|Extension(d)| d)))
 }
 
 enum Who {
@@ -291,6 +304,8 @@ impl Bucket {
 struct Conn {
     st: AppState,
     guard: ConnectionGuard,
+    /// The socket as the hub writes to it once the connection is live.
+    link: Arc<Link>,
     who: Who,
     sub: Option<Subscription>,
     /// Frames at or below this seq (widget) or offset (agent) were sent by the catch-up.
@@ -300,10 +315,17 @@ struct Conn {
     write_timeout: Duration,
 }
 
-async fn run(st: AppState, mut socket: WebSocket, who: Who, initial: Option<Resume>, drain: Option<Drain>) {
+async fn run(st: AppState, io: Upgraded, who: Who, initial: Option<Resume>, drain: Option<Drain>) {
     let config = st.hub.config().clone();
+    let capacity = match who {
+        Who::Widget { .. } => config.send_queue,
+        Who::Agent { .. } => config.agent_send_queue,
+    };
+    let link = Link::new(io, capacity);
+    let mut socket = WebSocketStream::from_raw_socket(link.stream(), Role::Server, Some(socket_config(&st))).await;
     let guard = st.hub.open_connection();
     let mut conn = Conn {
+        link,
         bucket: Bucket::new(config.client_frames_per_second),
         heard: Instant::now(),
         write_timeout: Duration::from_secs(config.write_timeout_secs),
@@ -325,8 +347,10 @@ async fn run(st: AppState, mut socket: WebSocket, who: Who, initial: Option<Resu
         }
         None => conn.serve(&mut socket, initial, &config).await,
     };
+    // The hub writes nothing more: no data frame may follow the close frame.
+    conn.sub = None;
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(reason) };
         let _ = tokio::time::timeout(conn.write_timeout, socket.send(Message::Close(Some(frame)))).await;
     }
 }
@@ -341,7 +365,7 @@ async fn next_event(sub: &mut Option<Subscription>) -> Option<Arc<Event>> {
 impl Conn {
     async fn serve(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Socket,
         initial: Option<Resume>,
         config: &frontdesk_realtime::RealtimeConfig,
     ) -> End {
@@ -376,9 +400,12 @@ impl Conn {
         let idle = Duration::from_secs(config.idle_timeout_secs);
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let pump = pump(self.link.clone(), self.write_timeout);
+        tokio::pin!(pump);
         loop {
             let step = tokio::select! {
-                incoming = socket.recv() => match incoming {
+                end = &mut pump => Err(end),
+                incoming = socket.next() => match incoming {
                     Some(Ok(message)) => self.on_message(socket, message).await,
                     Some(Err(e)) => Err(read_error(e)),
                     None => Err(End::Gone),
@@ -434,7 +461,7 @@ impl Conn {
         }
     }
 
-    async fn send_message(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+    async fn send_message(&self, socket: &mut Socket, message: Message) -> Result<(), End> {
         match tokio::time::timeout(self.write_timeout, socket.send(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
@@ -442,12 +469,12 @@ impl Conn {
         }
     }
 
-    async fn send(&self, socket: &mut WebSocket, frame: Bytes) -> Result<(), End> {
+    async fn send(&self, socket: &mut Socket, frame: Bytes) -> Result<(), End> {
         let text = Utf8Bytes::try_from(frame).map_err(|_| End::Close(1011, "internal error"))?;
         self.send_message(socket, Message::Text(text)).await
     }
 
-    async fn on_event(&mut self, socket: &mut WebSocket, event: &Event) -> Result<(), End> {
+    async fn on_event(&mut self, socket: &mut Socket, event: &Event) -> Result<(), End> {
         let (frame, position) = match &self.who {
             Who::Widget { .. } => (&event.widget, event.seq),
             Who::Agent { .. } => (&event.agent, event.offset),
@@ -459,12 +486,13 @@ impl Conn {
         self.send(socket, frame.clone()).await
     }
 
-    async fn on_message(&mut self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+    async fn on_message(&mut self, socket: &mut Socket, message: Message) -> Result<(), End> {
         self.heard = Instant::now();
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(_) => return Err(End::Close(close::UNSUPPORTED_DATA, "text frames only")),
-            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            // A raw frame only comes from reading without a message layer, which this is not.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
             Message::Close(_) => return Err(End::Gone),
         };
         if !self.bucket.take() {
@@ -508,7 +536,7 @@ impl Conn {
     /// an agent names (which must be in one of their organizations, with `permission`).
     async fn signal(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Socket,
         conversation: Option<ConversationId>,
         permission: Permission,
         make: impl FnOnce(Party, Option<UserId>) -> EphemeralEvent,
@@ -564,9 +592,18 @@ impl Conn {
         }
     }
 
+    /// Caught up: from now on the hub writes this connection's frames itself.
+    fn go_live(&mut self) -> Result<(), End> {
+        let outlet: Arc<dyn frontdesk_realtime::Outlet> = self.link.clone();
+        match self.sub.as_mut().map(|sub| sub.go_live(self.skip_upto, outlet)) {
+            Some(false) => Err(End::Close(close::SLOW_CONSUMER, "slow consumer: resume")),
+            _ => Ok(()),
+        }
+    }
+
     /// Subscribes first, then sends what the client missed from the database, then live frames
     /// follow; a live frame the catch-up already sent is dropped (`skip_upto`).
-    async fn resume(&mut self, socket: &mut WebSocket, resume: Resume) -> Result<(), End> {
+    async fn resume(&mut self, socket: &mut Socket, resume: Resume) -> Result<(), End> {
         let unavailable = || End::Close(1011, "database unavailable: reconnect and resume");
         let hub = self.st.hub.clone();
         let id = self.guard.id();
@@ -597,7 +634,8 @@ impl Conn {
                     store.get_conversation_for_site(site_id, conversation_id).await.map_err(|_| unavailable())?;
                 self.skip_upto = last;
                 self.send(socket, frames::resumed_widget(conversation_id, last, conversation.status, replayed)).await?;
-                self.send(socket, hub.widget_presence(org_id)).await
+                self.send(socket, hub.widget_presence(org_id)).await?;
+                self.go_live()
             }
             (Who::Agent { user, orgs, .. }, resume) => {
                 let offset = match resume {
@@ -642,17 +680,29 @@ impl Conn {
                 for org in &orgs {
                     self.send(socket, hub.agent_presence(*org)).await?;
                 }
-                Ok(())
+                self.go_live()
             }
         }
     }
 }
 
-fn read_error(e: axum::Error) -> End {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    match e.into_inner().downcast_ref::<WsError>() {
-        Some(WsError::Capacity(_)) => End::Close(close::TOO_BIG, "frame too large"),
-        Some(WsError::Protocol(_)) => End::Close(1002, "protocol error"),
+fn read_error(e: WsError) -> End {
+    match e {
+        WsError::Capacity(_) => End::Close(close::TOO_BIG, "frame too large"),
+        WsError::Protocol(_) => End::Close(1002, "protocol error"),
         _ => End::Gone,
+    }
+}
+
+/// Writes what the hub could not write at once, as the socket takes it. Ends the connection
+/// when a write fails (the peer is gone) or stalls for the write timeout (a slow consumer).
+async fn pump(link: Arc<Link>, write_timeout: Duration) -> End {
+    loop {
+        std::future::poll_fn(|cx| link.poll_owed(cx)).await;
+        match tokio::time::timeout(write_timeout, std::future::poll_fn(|cx| link.poll_drain(cx))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return End::Gone,
+            Err(_) => return End::Close(close::SLOW_CONSUMER, "write stalled: resume"),
+        }
     }
 }

@@ -623,6 +623,65 @@ async fn client_frames_are_limited_and_checked() {
     assert_eq!(widget.close_code().await, Some(4009), "rate limited");
 }
 
+/// The hub writes live frames straight into the socket; what the socket cannot take waits in the
+/// connection's backlog. A reader that stops reading while thousands of frames arrive still gets
+/// every one of them, whole (no frame split by another) and in order, once it reads again.
+#[tokio::test]
+async fn a_reader_that_falls_behind_gets_every_frame_whole_and_in_order() {
+    let config = RealtimeConfig {
+        send_queue: 1_000_000,
+        client_frames_per_second: 1_000_000,
+        write_timeout_secs: 30,
+        ..quick()
+    };
+    let (node, world, _dir) = single_node("backlog", config).await;
+    let browser = node.browser(&world);
+    let session = browser.start().await;
+    // A widget with a small receive buffer, so the server's side fills up while it is not read.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let addr: std::net::SocketAddr = node.base.trim_start_matches("http://").parse().expect("addr");
+    let tcp = socket.connect(addr).await.expect("connect");
+    let mut request = node.widget_url(&world, &session, Some(0)).into_client_request().expect("request");
+    request.headers_mut().insert("Origin", HeaderValue::from_static(SHOP));
+    let (behind, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
+    let mut behind = Ws { stream: behind, offset: 0 };
+    behind.next_of("resumed").await;
+
+    // While it reads nothing, an agent sends 20,000 read marks (~2 MB of frames) and a message.
+    let member = node.agent(MEMBER).await;
+    let mut agent = Ws::agent(&node, &member, "?live=true").await;
+    agent.next_of("resumed").await;
+    const MARKS: i64 = 20_000;
+    for seq in 1..=MARKS {
+        let mark = json!({"type": "read", "conversation_id": session.id, "seq": seq}).to_string();
+        agent.stream.feed(Message::Text(mark.into())).await.expect("feed");
+    }
+    agent.stream.flush().await.expect("flush");
+    // The server reads an agent's frames in order: its pong means every mark was delivered.
+    agent.send(json!({"type": "ping"})).await;
+    agent.next_of("pong").await;
+    let path = format!("/api/app/orgs/{}/conversations/{}/messages", world.org.id, session.id);
+    assert_eq!(member.post(&path, &json!({"content": "after the marks"})).await.status, 201);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Every frame parses (`next` panics otherwise), the marks come in order, then the message.
+    let mut expected = 1;
+    let last = loop {
+        let frame = behind.next().await;
+        match frame["type"].as_str() {
+            Some("read") => {
+                assert_eq!(frame["seq"], expected, "read marks arrive in order, none missing");
+                expected += 1;
+            }
+            Some("message.created") => break frame,
+            _ => {}
+        }
+    };
+    assert_eq!(expected, MARKS + 1, "every read mark arrived before the message");
+    assert_eq!(last["message"]["body"], "after the marks");
+}
+
 #[tokio::test]
 async fn handshakes_are_authenticated_like_the_rest_api() {
     let (node, world, _dir) = single_node("auth", quick()).await;
@@ -651,6 +710,17 @@ async fn handshakes_are_authenticated_like_the_rest_api() {
         "cross-site WebSocket hijacking"
     );
     assert_eq!(refused(&node.ws("/api/app/ws"), &[("Cookie", "fd_session=nope")]).await.0, 401);
+
+    // A request that is authenticated but not a WebSocket upgrade gets the API's JSON error.
+    let plain = reqwest::Client::new()
+        .get(format!("{}/api/chat/ws?key={key}&token={}", node.base, session.token))
+        .header("Origin", SHOP)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(plain.status(), 400);
+    let body: Value = plain.json().await.expect("a JSON error");
+    assert_eq!(body["error"]["code"], "malformed_request");
 
     // An outsider's socket sees nothing of this organization, and cannot type in it.
     let outsider = node.agent("rt-outsider@contoso.test").await;
