@@ -182,6 +182,9 @@ impl Outlet for Link {
             return true;
         }
         if state.backlog.len() >= self.capacity {
+            // Kicked: what waits is stale (the client resumes). Only the write under way stays,
+            // so that the stream remains whole and the close frame follows it at once.
+            state.backlog.truncate(1);
             return false;
         }
         // Registrations this write makes with the socket must wake the task, which drains.

@@ -191,6 +191,20 @@ impl Ws {
         Ws::connect(&node.widget_url(world, session, after_seq), &[("Origin", SHOP)]).await
     }
 
+    /// A widget (resuming from 0) whose socket has a 4 KB receive buffer: when it stops reading,
+    /// the server's side of the connection fills up quickly. Its `hello` is left unread.
+    async fn widget_with_small_buffer(node: &Node, world: &World, session: &Session) -> Ws {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("rcvbuf");
+        let addr: std::net::SocketAddr = node.base.trim_start_matches("http://").parse().expect("addr");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let mut request = node.widget_url(world, session, Some(0)).into_client_request().expect("request");
+        request.headers_mut().insert("Origin", HeaderValue::from_static(SHOP));
+        let (stream, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
+        Ws { stream, offset: 0 }
+    }
+
     async fn agent(node: &Node, agent: &AgentClient, query: &str) -> Ws {
         let cookie = format!("fd_session={}", agent.cookie().expect("logged in"));
         Ws::connect(&node.ws(&format!("/api/app/ws{query}")), &[("Cookie", &cookie), ("Origin", &node.base)]).await
@@ -571,14 +585,7 @@ async fn a_slow_consumer_is_disconnected_with_4008_and_can_resume() {
     let browser = node.browser(&world);
     let session = browser.start().await;
     // A widget that does not read, with a small receive buffer.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("rcvbuf");
-    let addr: std::net::SocketAddr = node.base.trim_start_matches("http://").parse().expect("addr");
-    let tcp = socket.connect(addr).await.expect("connect");
-    let mut request = node.widget_url(&world, &session, Some(0)).into_client_request().expect("request");
-    request.headers_mut().insert("Origin", HeaderValue::from_static(SHOP));
-    let (slow, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
-    let mut slow = Ws { stream: slow, offset: 0 };
+    let mut slow = Ws::widget_with_small_buffer(&node, &world, &session).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // An agent floods the conversation with typing signals.
@@ -638,14 +645,7 @@ async fn a_reader_that_falls_behind_gets_every_frame_whole_and_in_order() {
     let browser = node.browser(&world);
     let session = browser.start().await;
     // A widget with a small receive buffer, so the server's side fills up while it is not read.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("rcvbuf");
-    let addr: std::net::SocketAddr = node.base.trim_start_matches("http://").parse().expect("addr");
-    let tcp = socket.connect(addr).await.expect("connect");
-    let mut request = node.widget_url(&world, &session, Some(0)).into_client_request().expect("request");
-    request.headers_mut().insert("Origin", HeaderValue::from_static(SHOP));
-    let (behind, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
-    let mut behind = Ws { stream: behind, offset: 0 };
+    let mut behind = Ws::widget_with_small_buffer(&node, &world, &session).await;
     behind.next_of("resumed").await;
 
     // While it reads nothing, an agent sends 20,000 read marks (~2 MB of frames) and a message.
