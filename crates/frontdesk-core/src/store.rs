@@ -411,6 +411,21 @@ pub trait Store: Send + Sync + 'static {
     async fn get_conversation_for_site(&self, site_id: SiteId, id: ConversationId) -> StoreResult<Conversation>;
     /// A conversation of this organization (the private API's view).
     async fn get_conversation(&self, org_id: OrgId, id: ConversationId) -> StoreResult<Conversation>;
+    /// The token generation of each named conversation of its site, in no particular order;
+    /// pairs that name no conversation (erased, or of another site) are left out. Each node
+    /// checks all its widget sockets with it once per heartbeat (a revoked or erased session's
+    /// socket closes) instead of one read per socket. The default reads them one by one.
+    async fn token_generations(&self, ids: &[(SiteId, ConversationId)]) -> StoreResult<Vec<(ConversationId, i64)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for (site_id, id) in ids {
+            match self.get_conversation_for_site(*site_id, *id).await {
+                Ok(c) => out.push((c.id, c.token_generation)),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
     async fn list_conversations(&self, org_id: OrgId, filter: &ConversationFilter) -> StoreResult<Vec<Conversation>>;
     /// The agents' inbox: conversations with their visitor, newest message, rating and the
     /// number of messages after `viewer`'s read marker.

@@ -205,6 +205,13 @@ pub async fn build_with_realtime(
     ));
     let (webhooks_stop, webhooks_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(webhooks.clone().run(webhooks_stopped));
+    let widget_sessions = Arc::new(ws::WidgetSessions::default());
+    let (widget_sessions_stop, widget_sessions_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(widget_sessions.clone().run(
+        chat.store.clone(),
+        std::time::Duration::from_secs(hub.config().heartbeat_secs),
+        widget_sessions_stopped,
+    ));
     let state = AppState(Arc::new(Inner {
         kb: frontdesk_core::kb::KnowledgeBase::new(chat.store.clone(), chat.clock.clone(), chat.entropy.clone()),
         answerer: flows.clone(),
@@ -213,6 +220,8 @@ pub async fn build_with_realtime(
         _retention_stop: retention_stop,
         webhooks,
         _webhooks_stop: webhooks_stop,
+        widget_sessions,
+        _widget_sessions_stop: widget_sessions_stop,
         knowledge,
         hub,
         metrics: metrics::Metrics::new(chat.store.backend()),

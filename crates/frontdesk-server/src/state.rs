@@ -75,6 +75,10 @@ pub struct Inner {
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// Dropped with the state: webhooks stop with the server.
     pub _webhooks_stop: tokio::sync::watch::Sender<bool>,
+    /// This node's open widget sockets, whose sessions are checked once per heartbeat.
+    pub widget_sessions: Arc<crate::ws::WidgetSessions>,
+    /// Dropped with the state: the session sweep stops with the server.
+    pub _widget_sessions_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {

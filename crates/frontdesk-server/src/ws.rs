@@ -7,7 +7,10 @@
 //! straight into the socket ([`link`]), so a live delivery does not wake the task at all.
 
 mod link;
+mod sessions;
 mod upgrade;
+
+pub use sessions::WidgetSessions;
 
 use crate::app_api::Agent;
 use crate::chat_api::{API_KEY_HEADER, SessionCtx, authorize};
@@ -306,6 +309,8 @@ struct Conn {
     guard: ConnectionGuard,
     /// The socket as the hub writes to it once the connection is live.
     link: Arc<Link>,
+    /// A widget's registration with this node's session sweep.
+    session: Option<sessions::OpenSession>,
     who: Who,
     sub: Option<Subscription>,
     /// Frames at or below this seq (widget) or offset (agent) were sent by the catch-up.
@@ -324,8 +329,15 @@ async fn run(st: AppState, io: Upgraded, who: Who, initial: Option<Resume>, drai
     let link = Link::new(io, capacity);
     let mut socket = WebSocketStream::from_raw_socket(link.stream(), Role::Server, Some(socket_config(&st))).await;
     let guard = st.hub.open_connection();
+    let session = match who {
+        Who::Widget { site_id, conversation_id, generation, .. } => {
+            Some(st.widget_sessions.open(guard.id(), site_id, conversation_id, generation))
+        }
+        Who::Agent { .. } => None,
+    };
     let mut conn = Conn {
         link,
+        session,
         bucket: Bucket::new(config.client_frames_per_second),
         heard: Instant::now(),
         write_timeout: Duration::from_secs(config.write_timeout_secs),
@@ -352,6 +364,13 @@ async fn run(st: AppState, io: Upgraded, who: Who, initial: Option<Resume>, drai
     if let End::Close(code, reason) = end {
         let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(reason) };
         let _ = tokio::time::timeout(conn.write_timeout, socket.send(Message::Close(Some(frame)))).await;
+    }
+}
+
+async fn session_ended(session: &Option<sessions::OpenSession>) {
+    match session {
+        Some(s) => s.ended.notified().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -405,6 +424,7 @@ impl Conn {
         loop {
             let step = tokio::select! {
                 end = &mut pump => Err(end),
+                () = session_ended(&self.session) => Err(End::Close(close::SESSION_ENDED, "session ended")),
                 incoming = socket.next() => match incoming {
                     Some(Ok(message)) => self.on_message(socket, message).await,
                     Some(Err(e)) => Err(read_error(e)),
@@ -430,19 +450,14 @@ impl Conn {
         }
     }
 
-    /// Whether the credentials the socket was opened with still hold, checked on every
-    /// heartbeat so a logout, a revoked token or a removed membership closes open sockets on
-    /// every node within one heartbeat. A database error keeps the socket (it is not a verdict).
+    /// Whether an agent's credentials still hold, checked on every heartbeat so a logout or a
+    /// removed membership closes open sockets on every node within one heartbeat. A database
+    /// error keeps the socket (it is not a verdict). Widgets are checked all at once by the
+    /// node's session sweep ([`sessions::WidgetSessions`]).
     async fn revoked(&self) -> Option<End> {
         let store = &self.st.chat.store;
         match &self.who {
-            Who::Widget { site_id, conversation_id, generation, .. } => {
-                match store.get_conversation_for_site(*site_id, *conversation_id).await {
-                    Ok(c) if c.token_generation == *generation => None,
-                    Ok(_) | Err(StoreError::NotFound) => Some(End::Close(close::SESSION_ENDED, "session ended")),
-                    Err(_) => None,
-                }
-            }
+            Who::Widget { .. } => None,
             Who::Agent { user, session_hash, orgs, .. } => {
                 let now = self.st.now();
                 match store.get_login_session(session_hash).await {

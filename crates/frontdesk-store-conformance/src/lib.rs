@@ -415,6 +415,18 @@ pub async fn run_story_seeded(store: Arc<dyn Store>, seed: u64) -> StoryOutcome 
     assert_eq!(ok(store.get_conversation(org_a.id, lifecycle.id).await, "conversation"), lifecycle);
     assert_eq!(ok(store.get_conversation_for_site(site_a.id, lifecycle.id).await, "conversation by site"), lifecycle);
     not_found(store.get_conversation_for_site(site_b.id, lifecycle.id).await, "conversation of site A via site B");
+    let unknown = ConversationId::generate(&*clock, &*entropy);
+    assert_eq!(
+        ok(
+            store
+                .token_generations(&[(site_a.id, lifecycle.id), (site_b.id, lifecycle.id), (site_a.id, unknown)])
+                .await,
+            "token generations"
+        ),
+        vec![(lifecycle.id, lifecycle.token_generation)],
+        "only the conversation named with its own site"
+    );
+    assert!(ok(store.token_generations(&[]).await, "token generations of none").is_empty());
     not_found(store.get_conversation(org_b.id, lifecycle.id).await, "conversation of org A via org B");
     not_found(
         store.get_conversation(org_a.id, ConversationId::generate(&*clock, &*entropy)).await,

@@ -1714,6 +1714,28 @@ impl Store for PgStore {
         self.list_article_rows(org_id, filter).await
     }
 
+    async fn token_generations(&self, ids: &[(SiteId, ConversationId)]) -> StoreResult<Vec<(ConversationId, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let site_ids: Vec<Uuid> = ids.iter().map(|(s, _)| s.0).collect();
+        let conversation_ids: Vec<Uuid> = ids.iter().map(|(_, c)| c.0).collect();
+        let rows = sqlx::query(
+            "SELECT id, token_generation FROM conversations \
+             WHERE (site_id, id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))",
+        )
+        .bind(&site_ids)
+        .bind(&conversation_ids)
+        .fetch_all(&self.realtime)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((ConversationId(r.try_get("id").map_err(map_err)?), r.try_get("token_generation").map_err(map_err)?))
+            })
+            .collect()
+    }
+
     async fn messages_by_ids(&self, ids: &[(ConversationId, MessageId)]) -> StoreResult<Vec<Message>> {
         if ids.is_empty() {
             return Ok(Vec::new());

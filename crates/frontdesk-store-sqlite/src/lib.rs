@@ -1350,6 +1350,27 @@ impl Store for SqliteStore {
         self.message_from_row(&row)
     }
 
+    async fn token_generations(&self, ids: &[(SiteId, ConversationId)]) -> StoreResult<Vec<(ConversationId, i64)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Well under SQLite's limit of bound parameters per statement.
+        for chunk in ids.chunks(500) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT id, site_id, token_generation FROM conversations WHERE id IN (");
+            let mut list = q.separated(", ");
+            for (_, conversation_id) in chunk {
+                list.push_bind(id(conversation_id.0));
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&self.reader).await.map_err(map_err)? {
+                let pair = (SiteId(uuid_at(&row, "site_id")?), ConversationId(uuid_at(&row, "id")?));
+                if chunk.contains(&pair) {
+                    out.push((pair.1, get(&row, "token_generation")?));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn messages_by_ids(&self, ids: &[(ConversationId, MessageId)]) -> StoreResult<Vec<Message>> {
         let mut out = Vec::with_capacity(ids.len());
         // Well under SQLite's limit of bound parameters per statement.

@@ -904,12 +904,20 @@ async fn revoking_a_sessions_tokens_closes_its_widget_socket_and_refuses_the_tok
     let browser = node.browser(&world);
     let session = browser.start().await;
     let mut widget = Ws::widget(&node, &world, &session, Some(0)).await;
+    // Another visitor's socket on the same node, checked by the same sweep.
+    let other = browser.start().await;
+    let mut bystander = Ws::widget(&node, &world, &other, Some(0)).await;
+    bystander.next_of("resumed").await;
     let owner = node.agent(OWNER_EMAIL).await;
     let revoked = owner
         .post(&format!("/api/app/orgs/{}/conversations/{}/revoke-tokens", world.org.id, session.id), &json!({}))
         .await;
     assert_eq!((revoked.status, revoked.body["token_generation"].clone()), (200, json!(1)), "{:?}", revoked.body);
     assert_eq!(widget.close_code().await, Some(4001), "the open socket ends within a heartbeat");
+    // The other session's socket lives on through the sweeps since.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(browser.say(&other, "I am still here").await.status, 200);
+    assert_eq!(bystander.next_of("message.created").await["message"]["body"], "I am still here");
     let r = browser.say(&session, "still me?").await;
     assert_eq!((r.status, r.code()), (401, "token_expired"), "{:?}", r.body);
     let (status, code) = refused(&node.widget_url(&world, &session, Some(0)), &[("Origin", SHOP)]).await;
