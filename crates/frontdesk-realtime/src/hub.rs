@@ -116,6 +116,14 @@ impl Slot {
         self.kick.notify_one();
         false
     }
+
+    async fn until_kicked(&self) {
+        // `notify_one` leaves a permit when no one waits, so a kick between the check and the
+        // wait is not missed.
+        while !self.kicked.load(Ordering::Acquire) {
+            self.kick.notified().await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -742,16 +750,17 @@ impl Subscription {
         if self.kicked() {
             return None;
         }
-        let slot = &self.slot;
         tokio::select! {
             biased;
-            () = async {
-                while !slot.kicked.load(Ordering::Acquire) {
-                    slot.kick.notified().await;
-                }
-            } => None,
+            () = self.slot.until_kicked() => None,
             event = self.rx.recv() => event,
         }
+    }
+
+    /// Resolves once the connection was kicked: all a live subscription's task waits for (the
+    /// hub writes its frames itself).
+    pub async fn until_kicked(&self) {
+        self.slot.until_kicked().await
     }
 
     /// Whether the queue overflowed (the connection must close with 4008).

@@ -31,7 +31,7 @@ use frontdesk_core::store::StoreError;
 use frontdesk_core::{ConversationId, OrgId, SiteId, UserId};
 use frontdesk_realtime::frames::{self, ClientFrame, Hello};
 use frontdesk_realtime::hub::ConnectionGuard;
-use frontdesk_realtime::{EphemeralEvent, Event, Party, Subscription, close};
+use frontdesk_realtime::{EphemeralEvent, Party, Subscription, close};
 use futures::{SinkExt, StreamExt};
 use link::{Link, LinkStream};
 use serde::Deserialize;
@@ -313,8 +313,6 @@ struct Conn {
     session: Option<sessions::OpenSession>,
     who: Who,
     sub: Option<Subscription>,
-    /// Frames at or below this seq (widget) or offset (agent) were sent by the catch-up.
-    skip_upto: i64,
     bucket: Bucket,
     heard: Instant,
     write_timeout: Duration,
@@ -345,7 +343,6 @@ async fn run(st: AppState, io: Upgraded, who: Who, initial: Option<Resume>, drai
         guard,
         who,
         sub: None,
-        skip_upto: 0,
     };
     // Held until the close frame is sent: the server waits for it.
     let mut drain = drain;
@@ -374,9 +371,9 @@ async fn session_ended(session: &Option<sessions::OpenSession>) {
     }
 }
 
-async fn next_event(sub: &mut Option<Subscription>) -> Option<Arc<Event>> {
+async fn until_kicked(sub: &Option<Subscription>) {
     match sub {
-        Some(s) => s.recv().await,
+        Some(s) => s.until_kicked().await,
         None => std::future::pending().await,
     }
 }
@@ -430,10 +427,7 @@ impl Conn {
                     Some(Err(e)) => Err(read_error(e)),
                     None => Err(End::Gone),
                 },
-                event = next_event(&mut self.sub) => match event {
-                    Some(event) => self.on_event(socket, &event).await,
-                    None => Err(End::Close(close::SLOW_CONSUMER, "slow consumer: resume")),
-                },
+                () = until_kicked(&self.sub) => Err(End::Close(close::SLOW_CONSUMER, "slow consumer: resume")),
                 _ = tick.tick() => {
                     if self.heard.elapsed() >= idle {
                         Err(End::Close(close::IDLE_TIMEOUT, "idle timeout"))
@@ -487,18 +481,6 @@ impl Conn {
     async fn send(&self, socket: &mut Socket, frame: Bytes) -> Result<(), End> {
         let text = Utf8Bytes::try_from(frame).map_err(|_| End::Close(1011, "internal error"))?;
         self.send_message(socket, Message::Text(text)).await
-    }
-
-    async fn on_event(&mut self, socket: &mut Socket, event: &Event) -> Result<(), End> {
-        let (frame, position) = match &self.who {
-            Who::Widget { .. } => (&event.widget, event.seq),
-            Who::Agent { .. } => (&event.agent, event.offset),
-        };
-        let Some(frame) = frame else { return Ok(()) };
-        if position.is_some_and(|p| p <= self.skip_upto) {
-            return Ok(());
-        }
-        self.send(socket, frame.clone()).await
     }
 
     async fn on_message(&mut self, socket: &mut Socket, message: Message) -> Result<(), End> {
@@ -607,17 +589,18 @@ impl Conn {
         }
     }
 
-    /// Caught up: from now on the hub writes this connection's frames itself.
-    fn go_live(&mut self) -> Result<(), End> {
+    /// Caught up to `skip_upto` (a seq for widgets, an outbox offset for agents): from now on
+    /// the hub writes this connection's frames itself, after dropping those the catch-up sent.
+    fn go_live(&mut self, skip_upto: i64) -> Result<(), End> {
         let outlet: Arc<dyn frontdesk_realtime::Outlet> = self.link.clone();
-        match self.sub.as_mut().map(|sub| sub.go_live(self.skip_upto, outlet)) {
+        match self.sub.as_mut().map(|sub| sub.go_live(skip_upto, outlet)) {
             Some(false) => Err(End::Close(close::SLOW_CONSUMER, "slow consumer: resume")),
             _ => Ok(()),
         }
     }
 
     /// Subscribes first, then sends what the client missed from the database, then live frames
-    /// follow; a live frame the catch-up already sent is dropped (`skip_upto`).
+    /// follow; a live frame the catch-up already sent is dropped ([`Conn::go_live`]).
     async fn resume(&mut self, socket: &mut Socket, resume: Resume) -> Result<(), End> {
         let unavailable = || End::Close(1011, "database unavailable: reconnect and resume");
         let hub = self.st.hub.clone();
@@ -647,10 +630,9 @@ impl Conn {
                 }
                 let conversation =
                     store.get_conversation_for_site(site_id, conversation_id).await.map_err(|_| unavailable())?;
-                self.skip_upto = last;
                 self.send(socket, frames::resumed_widget(conversation_id, last, conversation.status, replayed)).await?;
                 self.send(socket, hub.widget_presence(org_id)).await?;
-                self.go_live()
+                self.go_live(last)
             }
             (Who::Agent { user, orgs, .. }, resume) => {
                 let offset = match resume {
@@ -661,18 +643,18 @@ impl Conn {
                 let (sub, cursor) = hub.subscribe_agent(id, *user, orgs.clone());
                 self.sub = Some(sub);
                 let window = hub.config().resume_window_events;
-                match offset {
+                let skip_upto = match offset {
                     None => {
-                        self.skip_upto = cursor;
                         self.send(socket, frames::resumed_agent(cursor, 0)).await?;
+                        cursor
                     }
                     Some(o) if o >= cursor => {
-                        self.skip_upto = o;
                         self.send(socket, frames::resumed_agent(o, 0)).await?;
+                        o
                     }
                     Some(o) if cursor - o > window => {
-                        self.skip_upto = cursor;
                         self.send(socket, frames::reset(cursor)).await?;
+                        cursor
                     }
                     Some(o) => {
                         let mut after = o;
@@ -688,14 +670,14 @@ impl Conn {
                                 break;
                             }
                         }
-                        self.skip_upto = after;
                         self.send(socket, frames::resumed_agent(after, replayed)).await?;
+                        after
                     }
-                }
+                };
                 for org in &orgs {
                     self.send(socket, hub.agent_presence(*org)).await?;
                 }
-                self.go_live()
+                self.go_live(skip_upto)
             }
         }
     }
