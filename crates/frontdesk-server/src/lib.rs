@@ -20,6 +20,7 @@ mod inbox_api;
 mod kb_api;
 pub mod knowledge;
 pub mod limiter;
+mod listen;
 pub mod metrics;
 mod middleware;
 mod notify;
@@ -53,7 +54,7 @@ use frontdesk_core::store::{Store, StoreError};
 use limiter::{KeyedLimiter, RateLimiter, SharedLimiter};
 use state::{AppState, Inner, Limits, SiteCache};
 use std::future::Future;
-use std::net::SocketAddr;
+
 use std::sync::Arc;
 
 /// The settings key under which the session-token signing key is shared by all nodes.
@@ -286,11 +287,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (drain, start, gone) = ws::Drain::new();
     let router = router.layer(axum::Extension(drain));
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(drain_on(shutdown, start))
-        .await;
+    let listener = axum::serve::ListenerExt::tap_io(listener, no_delay);
+    listen::serve_connections(listener, router, drain_on(shutdown, start)).await;
     wait_for_sockets(gone).await;
-    served
+    Ok(())
+}
+
+/// Sends small writes at once: a chat frame that waited for the previous one's ACK (Nagle's
+/// algorithm against the client's delayed ACK) would arrive up to 40 ms late.
+pub(crate) fn no_delay(socket: &mut tokio::net::TcpStream) {
+    if let Err(e) = socket.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
 }
 
 /// [`serve`] over TLS (see [`tls::load_config`]): the same router, WebSockets and draining, and
@@ -302,15 +310,9 @@ pub async fn serve_tls(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::extract::ConnectInfo;
     let (drain, start, gone) = ws::Drain::new();
     let router = router.layer(axum::Extension(drain)).layer(axum::middleware::map_response(tls_response)).layer(
         axum::middleware::map_request(|mut request: axum::extract::Request| async move {
-            // Handlers read the peer as `ConnectInfo<SocketAddr>`, whatever the listener.
-            if let Some(ConnectInfo(tls::TlsPeer(peer))) = request.extensions().get::<ConnectInfo<tls::TlsPeer>>() {
-                let peer = *peer;
-                request.extensions_mut().insert(ConnectInfo(peer));
-            }
             // The pages build their API and WebSocket URLs from the scheme the client used, which
             // here is ours to state (a client's own value is overwritten).
             request.headers_mut().insert("x-forwarded-proto", axum::http::HeaderValue::from_static("https"));
@@ -320,12 +322,10 @@ pub async fn serve_tls(
     let listener = tls::TlsListener::new(listener, tls_config.server.clone())?;
     // A renewed certificate is picked up without a restart.
     let watcher = tls_config.watch();
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<tls::TlsPeer>())
-        .with_graceful_shutdown(drain_on(shutdown, start))
-        .await;
+    listen::serve_connections(listener, router, drain_on(shutdown, start)).await;
     watcher.abort();
     wait_for_sockets(gone).await;
-    served
+    Ok(())
 }
 
 /// Over TLS every response gets HSTS, and every cookie `Secure` (the cookie code only knows

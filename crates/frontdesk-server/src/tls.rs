@@ -6,8 +6,7 @@
 //! shutdown work exactly as over plain TCP.
 
 use crate::ServerError;
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -177,7 +176,7 @@ impl TlsListener {
         let acceptor = TlsAcceptor::from(config);
         let accept_loop = tokio::spawn(async move {
             loop {
-                let (stream, peer) = match tcp.accept().await {
+                let (mut stream, peer) = match tcp.accept().await {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: wait rather than spin.
@@ -186,6 +185,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                crate::no_delay(&mut stream);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -223,17 +223,6 @@ impl Listener for TlsListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(self.local_addr)
-    }
-}
-
-/// The peer address of a TLS connection (axum's `SocketAddr` connect info is only for its own
-/// TCP listener); [`crate::serve_tls`] hands it on as `ConnectInfo<SocketAddr>`.
-#[derive(Clone, Copy, Debug)]
-pub struct TlsPeer(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, TlsListener>> for TlsPeer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        TlsPeer(*stream.remote_addr())
     }
 }
 

@@ -11,12 +11,88 @@
 use super::upgrade::Upgraded;
 use bytes::{Buf, Bytes, BytesMut};
 use frontdesk_realtime::Outlet;
+use hyper_util::rt::TokioIo;
+use socket2::SockRef;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// The upgraded connection. Over plain TCP (also behind a reverse proxy) the link holds the
+/// socket itself, and a write that the socket takes at once is one `sendmsg` on it: no boxed
+/// stream and no readiness bookkeeping in between. With thousands of connections each of those
+/// is another cache miss per delivery. Over TLS it is hyper's upgraded stream.
+enum Stream {
+    Tcp {
+        socket: TcpStream,
+        /// Bytes the client sent right after its upgrade request, read before the socket.
+        unread: Bytes,
+    },
+    Other(TokioIo<Upgraded>),
+}
+
+impl Stream {
+    fn new(upgraded: Upgraded) -> Stream {
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => Stream::Tcp { socket: parts.io.into_inner(), unread: parts.read_buf },
+            Err(upgraded) => Stream::Other(TokioIo::new(upgraded)),
+        }
+    }
+
+    /// Writes what the socket takes now; `Pending` when it takes nothing. Over TCP that
+    /// registers no wake-up: the task that drains the backlog does, through `poll_write`
+    /// (whose readiness, never cleared here, makes it try the socket first).
+    fn write_now(&mut self, cx: &mut Context<'_>, slices: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Tcp { socket, .. } => match SockRef::from(&*socket).send_vectored(slices) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                written => Poll::Ready(written),
+            },
+            Stream::Other(io) => Pin::new(io).poll_write_vectored(cx, slices),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp { unread, .. } if !unread.is_empty() && buf.remaining() > 0 => {
+                let n = unread.len().min(buf.remaining());
+                buf.put_slice(&unread[..n]);
+                unread.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Stream::Tcp { socket, .. } => Pin::new(socket).poll_read(cx, buf),
+            Stream::Other(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp { socket, .. } => Pin::new(socket).poll_write(cx, buf),
+            Stream::Other(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp { .. } => Poll::Ready(Ok(())),
+            Stream::Other(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp { socket, .. } => Pin::new(socket).poll_shutdown(cx),
+            Stream::Other(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
+}
 
 pub struct Link {
     state: Mutex<State>,
@@ -25,7 +101,7 @@ pub struct Link {
 }
 
 struct State {
-    io: Upgraded,
+    io: Stream,
     /// Bytes the socket has not taken yet, oldest first; each entry is (the rest of) one write.
     backlog: VecDeque<Bytes>,
     /// A write went into a buffer of the stream (TLS) that still needs a flush.
@@ -77,7 +153,7 @@ impl State {
                     (&parts[1][written - parts[0].len()..], &[][..])
                 };
                 let slices = [IoSlice::new(first), IoSlice::new(second)];
-                match Pin::new(&mut self.io).poll_write_vectored(cx, &slices) {
+                match self.io.write_now(cx, &slices) {
                     Poll::Ready(Ok(0)) => return self.fail(io::ErrorKind::WriteZero.into()),
                     Poll::Ready(Ok(n)) => written += n,
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -149,7 +225,8 @@ impl State {
 
 impl Link {
     pub fn new(io: Upgraded, capacity: usize) -> Arc<Link> {
-        let state = State { io, backlog: VecDeque::new(), unflushed: false, failed: false, task: None };
+        let state =
+            State { io: Stream::new(io), backlog: VecDeque::new(), unflushed: false, failed: false, task: None };
         Arc::new(Link { state: Mutex::new(state), capacity })
     }
 

@@ -9,11 +9,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-/// The upgraded connection, as tungstenite and the hub see it.
-pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+/// The upgraded connection, as hyper hands it over (see [`super::link::Link::new`]).
+pub type Upgraded = hyper::upgrade::Upgraded;
 
 /// A valid upgrade request, ready to be answered with `101 Switching Protocols`.
 pub struct Upgrade {
@@ -70,7 +69,7 @@ impl Upgrade {
         let Upgrade { on_upgrade, accept } = self;
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => serve(TokioIo::new(upgraded)).await,
+                Ok(upgraded) => serve(upgraded).await,
                 Err(e) => tracing::debug!(error = %e, "websocket: the upgrade did not complete"),
             }
         });

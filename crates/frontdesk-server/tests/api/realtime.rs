@@ -732,6 +732,48 @@ async fn handshakes_are_authenticated_like_the_rest_api() {
     assert!(of_type(&theirs.drain(500).await, "message.created").is_empty());
 }
 
+#[tokio::test]
+async fn a_frame_sent_right_behind_the_upgrade_request_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (node, world, _dir) = single_node("pipelined", quick()).await;
+    let session = node.browser(&world).start().await;
+    // The handshake and a client frame in one write, before the server's 101 is read: the
+    // frame reaches the server together with the request, so the server has it buffered
+    // already when it takes the connection over.
+    let path = format!("/api/chat/ws?key={}&token={}", world.site.public_key, session.token);
+    let host = node.base.trim_start_matches("http://").to_owned();
+    let mut bytes = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: {SHOP}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    let payload = br#"{"type":"ping","nonce":"right-behind"}"#;
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    bytes.extend_from_slice(&[0x81, 0x80 | payload.len() as u8]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let mut tcp = TcpStream::connect(&host).await.expect("connect");
+    tcp.write_all(&bytes).await.expect("write");
+
+    let mut seen = Vec::new();
+    let answered = tokio::time::timeout(WAIT, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = tcp.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.contains(r#""type":"pong""#) {
+                return text.into_owned();
+            }
+        }
+    })
+    .await
+    .expect("a pong within the wait");
+    assert!(answered.starts_with("HTTP/1.1 101"), "{answered}");
+    assert!(answered.contains(r#""nonce":"right-behind""#), "{answered}");
+}
+
 /// Two nodes on one PostgreSQL schema: a visitor on A and an agent on B converse; the agent's
 /// connection moves to A and resumes with no gap.
 async fn two_nodes(url: &str, broker_a: Arc<dyn Broker>, broker_b: Arc<dyn Broker>) {
