@@ -67,6 +67,13 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Starts receiving what every node publishes. Called once per hub.
     async fn subscribe(&self) -> Result<mpsc::Receiver<Envelope>, BrokerError>;
+
+    /// Whether another node may hear what this one publishes. Only the in-process broker can
+    /// know that nobody does (one hub in the process); the hub then publishes nothing, which
+    /// spares a hand-off to its publishing task for every typing signal.
+    fn reaches_others(&self) -> bool {
+        true
+    }
 }
 
 /// The in-process broker: the default for one node. One instance shared by several hubs in a
@@ -95,11 +102,14 @@ impl Broker for MemoryBroker {
     }
 
     async fn publish(&self, envelope: &Envelope) -> Result<(), BrokerError> {
-        // With a single hub there is nobody else to tell: skip the copy.
-        if self.tx.receiver_count() > 1 {
+        if self.reaches_others() {
             let _ = self.tx.send(Arc::new(envelope.clone()));
         }
         Ok(())
+    }
+
+    fn reaches_others(&self) -> bool {
+        self.tx.receiver_count() > 1
     }
 
     async fn subscribe(&self) -> Result<mpsc::Receiver<Envelope>, BrokerError> {
@@ -210,7 +220,9 @@ mod tests {
     async fn the_memory_broker_connects_hubs_of_one_process() {
         let broker = MemoryBroker::new();
         let mut a = broker.subscribe().await.expect("subscribe");
+        assert!(!broker.reaches_others(), "one hub alone has nobody to tell");
         let _b = broker.subscribe().await.expect("subscribe");
+        assert!(broker.reaches_others());
         let e = Envelope { node: 1, signal: Signal::Wake { outbox_id: 3 } };
         broker.publish(&e).await.expect("publish");
         assert_eq!(a.recv().await, Some(e));

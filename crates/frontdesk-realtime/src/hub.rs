@@ -280,6 +280,8 @@ struct HubInner {
     store: Arc<dyn Store>,
     config: RealtimeConfig,
     broker_name: &'static str,
+    /// Whether anything published can reach another node ([`Broker::reaches_others`]).
+    broker: Arc<dyn Broker>,
     topics: Mutex<Topics>,
     presence: Mutex<Presence>,
     /// The last outbox id delivered on this node.
@@ -364,6 +366,7 @@ impl Hub {
             node,
             store,
             broker_name: broker.name(),
+            broker: broker.clone(),
             config,
             topics: Mutex::default(),
             presence: Mutex::default(),
@@ -547,6 +550,9 @@ pub struct ReplayPage {
 
 impl HubInner {
     fn send(&self, signal: Signal) {
+        if !self.broker.reaches_others() {
+            return;
+        }
         if self.out.try_send(Envelope { node: self.node, signal }).is_err() {
             tracing::debug!("realtime: the broker queue is full; a signal was dropped");
         }
