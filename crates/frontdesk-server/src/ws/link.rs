@@ -37,7 +37,9 @@ enum Stream {
 impl Stream {
     fn new(upgraded: Upgraded) -> Stream {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => Stream::Tcp { socket: parts.io.into_inner(), unread: parts.read_buf },
+            // A copy: hyper's read buffer (kilobytes) would otherwise stay allocated for as long
+            // as the connection, even once read, behind these few bytes (usually none).
+            Ok(parts) => Stream::Tcp { socket: parts.io.into_inner(), unread: Bytes::copy_from_slice(&parts.read_buf) },
             Err(upgraded) => Stream::Other(TokioIo::new(upgraded)),
         }
     }
