@@ -1,5 +1,6 @@
 //! The hub: one per node. It follows the outbox, keeps the subscriptions of this node's
-//! connections, and hands each connection the frames meant for it through a bounded queue.
+//! connections, and hands each connection the frames meant for it: through a bounded queue while
+//! it catches up, then straight to its socket ([`Outlet`]).
 //!
 //! Ordering and gaps: the follower reads the outbox in id order (`Store::outbox_after` never
 //! returns an id while a smaller one can still commit: PostgreSQL waits for the transactions
@@ -70,6 +71,7 @@ struct Slot {
 }
 
 /// Where a live connection's frames go, and what it already has.
+#[derive(Clone)]
 struct Live {
     outlet: Arc<dyn Outlet>,
     /// Frames at or below this seq (widget) or offset (agent) were sent by the catch-up.
@@ -81,6 +83,26 @@ pub trait Outlet: Send + Sync + 'static {
     /// Sends one frame (`payload` is its JSON text) now, or buffers what the socket cannot take
     /// yet. False when the connection's buffer is full: it is then kicked (4008) and resumes.
     fn offer(&self, payload: &Bytes) -> bool;
+}
+
+impl Event {
+    /// The frame widgets get and its position (seq) for de-duplication.
+    fn for_widgets(&self) -> (Option<&Bytes>, Option<i64>) {
+        (self.widget.as_ref(), self.seq)
+    }
+
+    /// The frame agents get and its position (outbox offset).
+    fn for_agents(&self) -> (Option<&Bytes>, Option<i64>) {
+        (self.agent.as_ref(), self.offset)
+    }
+}
+
+impl Live {
+    /// Writes the frame unless the catch-up already sent it; false when the outlet is full.
+    fn offer(&self, (frame, position): (Option<&Bytes>, Option<i64>)) -> bool {
+        let Some(frame) = frame else { return true };
+        position.is_some_and(|p| p <= self.skip_upto) || self.outlet.offer(frame)
+    }
 }
 
 impl Slot {
@@ -100,15 +122,11 @@ impl Slot {
     }
 
     fn offer_live(&self, live: &Live, event: &Event) -> bool {
-        let (frame, position) = match self.keys {
-            Keys::Widget { .. } => (&event.widget, event.seq),
-            Keys::Agent { .. } => (&event.agent, event.offset),
+        let frame = match self.keys {
+            Keys::Widget { .. } => event.for_widgets(),
+            Keys::Agent { .. } => event.for_agents(),
         };
-        let Some(frame) = frame else { return true };
-        if position.is_some_and(|p| p <= live.skip_upto) || live.outlet.offer(frame) {
-            return true;
-        }
-        self.kick()
+        live.offer(frame) || self.kick()
     }
 
     fn kick(&self) -> bool {
@@ -126,19 +144,55 @@ impl Slot {
     }
 }
 
-#[derive(Default)]
-struct Topics {
-    conversations: HashMap<ConversationId, Vec<Arc<Slot>>>,
-    org_agents: HashMap<OrgId, Vec<Arc<Slot>>>,
-    org_widgets: HashMap<OrgId, Vec<Arc<Slot>>>,
+/// A subscriber as a topic lists it. A live connection's outlet is copied in (by
+/// [`Subscription::go_live`]) so that delivering to a conversation reads one contiguous list
+/// and goes straight to each socket, instead of first visiting each subscriber's slot: with
+/// thousands of connections, every one of those visits is a cache miss.
+struct Member {
+    id: u64,
+    direct: Option<Live>,
+    slot: Arc<Slot>,
 }
 
-fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Arc<Slot>>>, key: K, id: u64) {
+impl Member {
+    fn new(slot: &Arc<Slot>) -> Member {
+        Member { id: slot.id, direct: None, slot: slot.clone() }
+    }
+
+    /// As [`Slot::offer`], with `frame` the side of the event this list's subscribers get.
+    fn offer(&self, event: &Arc<Event>, frame: (Option<&Bytes>, Option<i64>)) -> bool {
+        if event.origin == self.id {
+            return true;
+        }
+        match &self.direct {
+            Some(live) => live.offer(frame) || self.slot.kick(),
+            None => self.slot.offer(event),
+        }
+    }
+}
+
+/// Who gets what. Organization-wide widget deliveries (presence) are rare; their list goes
+/// through the slots. The lists deliveries use all the time (a conversation's widgets, an
+/// organization's agents) carry live connections' outlets.
+#[derive(Default)]
+struct Topics {
+    conversations: HashMap<ConversationId, Vec<Member>>,
+    org_agents: HashMap<OrgId, Vec<Member>>,
+    org_widgets: HashMap<OrgId, Vec<Member>>,
+}
+
+fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Member>>, key: K, id: u64) {
     if let Some(list) = map.get_mut(&key) {
-        list.retain(|s| s.id != id);
+        list.retain(|m| m.id != id);
         if list.is_empty() {
             map.remove(&key);
         }
+    }
+}
+
+fn go_live_in<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Member>>, key: K, id: u64, live: &Live) {
+    for member in map.get_mut(&key).into_iter().flatten().filter(|m| m.id == id) {
+        member.direct = Some(live.clone());
     }
 }
 
@@ -157,6 +211,18 @@ impl Topics {
         }
     }
 
+    /// Hands the slot's live outlet to the lists that deliver to it directly.
+    fn go_live(&mut self, slot: &Slot, live: &Live) {
+        match &slot.keys {
+            Keys::Widget { conversation, .. } => go_live_in(&mut self.conversations, *conversation, slot.id, live),
+            Keys::Agent { orgs, .. } => {
+                for org in orgs {
+                    go_live_in(&mut self.org_agents, *org, slot.id, live);
+                }
+            }
+        }
+    }
+
     /// Delivers to a conversation's widgets and its organization's agents.
     fn deliver(&mut self, org: OrgId, conversation: Option<ConversationId>, event: &Arc<Event>) {
         let mut kicked = Vec::new();
@@ -165,16 +231,16 @@ impl Topics {
                 Some(c) => self.conversations.get(&c),
                 None => self.org_widgets.get(&org),
             };
-            for slot in list.into_iter().flatten() {
-                if !slot.offer(event) {
-                    kicked.push(slot.clone());
+            for member in list.into_iter().flatten() {
+                if !member.offer(event, event.for_widgets()) {
+                    kicked.push(member.slot.clone());
                 }
             }
         }
         if event.agent.is_some() {
-            for slot in self.org_agents.get(&org).into_iter().flatten() {
-                if !slot.offer(event) {
-                    kicked.push(slot.clone());
+            for member in self.org_agents.get(&org).into_iter().flatten() {
+                if !member.offer(event, event.for_agents()) {
+                    kicked.push(member.slot.clone());
                 }
             }
         }
@@ -459,8 +525,8 @@ impl Hub {
         let (slot, rx) = self.slot(connection_id, Keys::Widget { org, conversation });
         {
             let mut t = lock(&self.inner.topics);
-            t.conversations.entry(conversation).or_default().push(slot.clone());
-            t.org_widgets.entry(org).or_default().push(slot.clone());
+            t.conversations.entry(conversation).or_default().push(Member::new(&slot));
+            t.org_widgets.entry(org).or_default().push(Member::new(&slot));
         }
         Subscription { hub: self.inner.clone(), slot, rx }
     }
@@ -472,7 +538,7 @@ impl Hub {
         let cursor = {
             let mut t = lock(&self.inner.topics);
             for org in &orgs {
-                t.org_agents.entry(*org).or_default().push(slot.clone());
+                t.org_agents.entry(*org).or_default().push(Member::new(&slot));
             }
             self.inner.cursor.load(Ordering::Acquire)
         };
@@ -793,7 +859,10 @@ impl Subscription {
             }
         }
         // Set once per subscription: a second call finds it set and changes nothing.
-        let _ = self.slot.live.set(live);
+        if self.slot.live.get().is_none() {
+            topics.go_live(&self.slot, &live);
+            let _ = self.slot.live.set(live);
+        }
         true
     }
 }
